@@ -1,0 +1,192 @@
+"""Instant checks for the exercises: they run a student's function on test
+cases and, when it is wrong, say in words what is most likely wrong.
+
+Each ``check_*`` prints one line starting with a check mark on success and
+raises ``CheckFailed`` (an ``AssertionError``) with an explanation otherwise.
+The diagnosis compares the answer with the *typical* wrong answers
+(flipped kernel, off-by-one size, channels not summed, ...).
+"""
+
+import numpy as np
+
+from .convolution import conv2d, conv_matrix, output_size
+
+__all__ = ["CheckFailed", "check_conv2d_single", "check_output_size", "check_conv_matrix"]
+
+
+class CheckFailed(AssertionError):
+    """An exercise answer is wrong; the message says why."""
+
+
+def _call(fn, *args):
+    """Run the student's function, turning its failures into readable messages."""
+    name = getattr(fn, "__name__", "your function")
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise CheckFailed(f"{name} is not implemented yet: replace "
+                          "`raise NotImplementedError()` with your code, run that cell, "
+                          "then run this check again.") from None
+    except Exception as error:
+        shapes = ", ".join(str(np.shape(a)) if np.ndim(a) else repr(a) for a in args)
+        raise CheckFailed(f"{name} raised {type(error).__name__}: {error}\n"
+                          f"(called with arguments of shapes {shapes})") from None
+
+
+def _first_mismatch(got, expected):
+    index = tuple(int(i) for i in np.argwhere(~np.isclose(got, expected))[0])
+    return f"at index {index} you have {got[index]:.4f}, expected {expected[index]:.4f}"
+
+
+def _reference_conv(image, kernel):
+    """(C, H, W) x (C, kh, kw) -> (H - kh + 1, W - kw + 1), by the package's conv2d."""
+    return conv2d(image[None], kernel[None])[0, 0]
+
+
+def _as_array(result, name):
+    try:
+        return np.asarray(result, dtype=float)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"{name} must return a numpy array of numbers, "
+                          f"got {type(result).__name__}") from None
+
+
+# --- Exercise: conv2d_single -------------------------------------------------
+
+def _conv_shape_hint(got, image, kernel):
+    C, H, W = image.shape
+    _, kh, kw = kernel.shape
+    expected = (H - kh + 1, W - kw + 1)
+    hint = f"your output has shape {got}, expected {expected} = (H - kh + 1, W - kw + 1)"
+    if got == (C,) + expected:
+        return hint + ": you kept one map per channel; sum over the channels as well."
+    if got in {(H - kh, W - kw), (H - kh, W - kw + 1), (H - kh + 1, W - kw)}:
+        return hint + ": off by one; the last window starts at H - kh, so there are H - kh + 1 positions."
+    if len(got) == 2 and got[0] >= H and got[1] >= W:
+        return hint + ": no padding here; only positions where the whole kernel fits count."
+    if got == (W - kw + 1, H - kh + 1):
+        return hint + ": the height and width axes are swapped."
+    return hint + "."
+
+
+def _conv_value_hint(got, image, kernel):
+    suspects = {
+        "you flipped the kernel: that is signal-processing convolution. A conv layer "
+        "computes cross-correlation, I[x + a, y + b] * G[a, b], with no flip.":
+            _reference_conv(image, kernel[:, ::-1, ::-1].copy()),
+        "you used only the first channel; the sum runs over every channel c.":
+            _reference_conv(image[:1], kernel[:1]),
+        "you averaged over the channels instead of summing.":
+            _reference_conv(image, kernel) / image.shape[0],
+        "you swapped the kernel's rows and columns (G[b, a] instead of G[a, b]).":
+            _reference_conv(image, kernel.transpose(0, 2, 1).copy()),
+    }
+    for message, wrong in suspects.items():
+        if wrong.shape == got.shape and np.allclose(got, wrong):
+            return message
+    return _first_mismatch(got, _reference_conv(image, kernel))
+
+
+def check_conv2d_single(fn):
+    """Check ``fn(image (C, H, W), kernel (C, kh, kw)) -> (H - kh + 1, W - kw + 1)``."""
+    rng = np.random.default_rng(0)
+    cases = [((3, 6, 7), (3, 3, 2)), ((1, 5, 5), (1, 3, 3)), ((2, 8, 6), (2, 2, 4))]
+    for image_shape, kernel_shape in cases:
+        image, kernel = rng.normal(size=image_shape), rng.normal(size=kernel_shape)
+        got = _as_array(_call(fn, image.copy(), kernel.copy()), "conv2d_single")
+        expected = _reference_conv(image, kernel)
+        context = f"\n(image of shape {image_shape}, kernel of shape {kernel_shape})"
+        if got.shape != expected.shape:
+            raise CheckFailed(_conv_shape_hint(got.shape, image, kernel) + context)
+        if not np.allclose(got, expected):
+            raise CheckFailed(_conv_value_hint(got, image, kernel) + context)
+    print(f"✓ conv2d_single agrees with the reference on {len(cases)} random cases")
+
+
+# --- Exercise: conv_output_size ----------------------------------------------
+
+_SIZE_MISTAKES = [
+    (lambda n, k, p, s: (n + 2 * p - k) // s,
+     "off by one: you forgot the + 1 (a kernel that fits exactly still has one position)."),
+    (lambda n, k, p, s: (n + p - k) // s + 1,
+     "padding is added on both sides: use 2 * padding."),
+    (lambda n, k, p, s: (n - k) // s + 1,
+     "you ignored the padding."),
+    (lambda n, k, p, s: (n + 2 * p - k) / s + 1,
+     "the division must round down (floor): use // so a partial step does not count."),
+    (lambda n, k, p, s: -(-(n + 2 * p - k) // s) + 1,
+     "you rounded up; a window that would hang over the edge is not computed, so round down."),
+    (lambda n, k, p, s: (n + 2 * p - k + 1) // s,
+     "the + 1 goes after the division by the stride: floor((n + 2p - k) / s) + 1."),
+    (lambda n, k, p, s: n + 2 * p - k + 1,
+     "you ignored the stride."),
+]
+
+
+def _size_cases():
+    return [(n, k, p, s) for n in (5, 7, 28, 32) for k in (1, 2, 3, 5)
+            for p in (0, 1, 2) for s in (1, 2, 3) if k <= n + 2 * p]
+
+
+def check_output_size(fn):
+    """Check ``fn(n, kernel_size, padding, stride) -> floor((n + 2p - k) / s) + 1``."""
+    cases = _size_cases()
+    answers = [_call(fn, *case) for case in cases]
+    wrong = [(case, got) for case, got in zip(cases, answers) if got != output_size(*case)]
+    if wrong:
+        (n, k, p, s), got = wrong[0]
+        message = (f"for n={n}, kernel_size={k}, padding={p}, stride={s} you return {got!r}, "
+                   f"expected {output_size(n, k, p, s)}")
+        for formula, hint in _SIZE_MISTAKES:
+            if all(got_ == formula(*case) for case, got_ in zip(cases, answers)):
+                raise CheckFailed(f"{message}: {hint}")
+        raise CheckFailed(message + f" ({len(wrong)} of {len(cases)} cases wrong).")
+    not_int = [got for got in answers if not isinstance(got, (int, np.integer))]
+    if not_int:
+        raise CheckFailed(f"the sizes are right but you return {type(not_int[0]).__name__}; "
+                          "a size is a whole number: return an int (use //).")
+    print(f"✓ conv_output_size is right on all {len(cases)} settings")
+
+
+# --- Exercise: conv_as_matrix --------------------------------------------------
+
+def _matrix_hint(got, kernel, shape):
+    H, W = shape
+    kh, kw = kernel.shape
+    expected = conv_matrix(kernel, shape)
+    n_out, n_in = expected.shape
+    if got.shape != expected.shape:
+        hint = (f"your matrix has shape {got.shape}, expected {expected.shape}: "
+                f"one row per output pixel ({H - kh + 1} x {W - kw + 1} = {n_out}) "
+                f"and one column per input pixel ({H} x {W} = {n_in})")
+        if got.shape == expected.T.shape:
+            hint += "; you built the transpose"
+        return hint + "."
+    if np.allclose(got, conv_matrix(kernel[::-1, ::-1].copy(), shape)):
+        return "you flipped the kernel; a conv layer applies it without the flip."
+    if kh == kw and np.allclose(got, conv_matrix(kernel.T.copy(), shape)):
+        return "you swapped the kernel's rows and columns."
+    nonzero = np.count_nonzero(got, axis=1)
+    if np.any(nonzero > kh * kw):
+        return (f"a row has {nonzero.max()} nonzero entries, but one output sees only "
+                f"{kh} x {kw} = {kh * kw} input pixels: everything outside its receptive "
+                "field must be 0.")
+    r = int(np.flatnonzero(~np.all(np.isclose(got, expected), axis=1))[0])
+    i, j = divmod(r, W - kw + 1)
+    return (f"row {r} (output pixel ({i}, {j})) is wrong: it should hold the kernel at "
+            f"input pixels ({i}..{i + kh - 1}, {j}..{j + kw - 1}), i.e. column index "
+            "row * W + col for input pixel (row, col).")
+
+
+def check_conv_matrix(fn):
+    """Check ``fn(kernel (kh, kw), input_shape (H, W)) -> M (H_out*W_out, H*W)``."""
+    rng = np.random.default_rng(1)
+    cases = [((3, 3), (5, 5)), ((2, 3), (4, 6)), ((3, 2), (6, 4))]
+    for kernel_shape, input_shape in cases:
+        kernel = rng.normal(size=kernel_shape)
+        got = _as_array(_call(fn, kernel.copy(), input_shape), "conv_as_matrix")
+        if got.shape != conv_matrix(kernel, input_shape).shape or not np.allclose(
+                got, conv_matrix(kernel, input_shape)):
+            raise CheckFailed(_matrix_hint(got, kernel, input_shape)
+                              + f"\n(kernel of shape {kernel_shape}, input of shape {input_shape})")
+    print(f"✓ conv_as_matrix builds the right matrix for {len(cases)} kernel/input shapes")

@@ -1,0 +1,109 @@
+"""Each exercise check accepts a right answer and explains the typical wrong ones."""
+
+import numpy as np
+import pytest
+
+from course_utils import checks
+from course_utils.checks import CheckFailed
+from course_utils.convolution import conv2d, conv2d_single, conv_matrix, output_size
+
+
+def stub(*args):
+    raise NotImplementedError()
+
+
+def expect_failure(check, fn, words):
+    with pytest.raises(CheckFailed) as error:
+        check(fn)
+    assert words in str(error.value), str(error.value)
+
+
+# --- conv2d_single ---
+
+def conv_flipped(image, kernel):
+    return conv2d_single(image, np.asarray(kernel)[:, ::-1, ::-1])
+
+
+def conv_per_channel(image, kernel):
+    return np.stack([conv2d_single(i, k) for i, k in zip(image, kernel)])
+
+
+def conv_off_by_one(image, kernel):
+    return conv2d_single(image, kernel)[:-1, :-1]
+
+
+def conv_first_channel(image, kernel):
+    return conv2d_single(image[0], kernel[0])
+
+
+def conv_same_padding(image, kernel):
+    kh, kw = kernel.shape[1:]
+    return conv2d(image[None], kernel[None], padding=(kh // 2, kw // 2))[0, 0]
+
+
+def test_conv2d_single_accepts_the_reference(capsys):
+    checks.check_conv2d_single(conv2d_single)
+    assert capsys.readouterr().out.startswith("✓")
+
+
+@pytest.mark.parametrize("wrong,words", [
+    (stub, "not implemented yet"),
+    (conv_flipped, "you flipped the kernel"),
+    (conv_per_channel, "sum over the channels"),
+    (conv_off_by_one, "off by one"),
+    (conv_first_channel, "only the first channel"),
+    (conv_same_padding, "no padding here"),
+    (lambda image, kernel: conv2d_single(image, kernel) / image.shape[0], "averaged"),
+    (lambda image, kernel: conv2d_single(image, kernel).T, "swapped"),
+    (lambda image, kernel: "a string", "numpy array of numbers"),
+    (lambda image, kernel: image[0, 99], "raised IndexError"),
+    (lambda image, kernel: conv2d_single(image, kernel) + 1, "at index (0, 0)"),
+])
+def test_conv2d_single_explains_wrong_answers(wrong, words):
+    expect_failure(checks.check_conv2d_single, wrong, words)
+
+
+# --- conv_output_size ---
+
+def test_output_size_accepts_the_reference(capsys):
+    checks.check_output_size(output_size)
+    assert "✓" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong,words", [
+    (stub, "not implemented yet"),
+    (lambda n, k, p, s: (n + 2 * p - k) // s, "forgot the + 1"),
+    (lambda n, k, p, s: (n + p - k) // s + 1, "2 * padding"),
+    (lambda n, k, p, s: (n - k) // s + 1, "ignored the padding"),
+    (lambda n, k, p, s: (n + 2 * p - k) / s + 1, "floor"),
+    (lambda n, k, p, s: -(-(n + 2 * p - k) // s) + 1, "rounded up"),
+    (lambda n, k, p, s: n + 2 * p - k + 1, "ignored the stride"),
+    (lambda n, k, p, s: float((n + 2 * p - k) // s + 1), "return an int"),
+    (lambda n, k, p, s: 3, "cases wrong"),
+])
+def test_output_size_explains_wrong_answers(wrong, words):
+    expect_failure(checks.check_output_size, wrong, words)
+
+
+# --- conv_as_matrix ---
+
+def test_conv_matrix_accepts_the_reference(capsys):
+    checks.check_conv_matrix(conv_matrix)
+    assert "✓" in capsys.readouterr().out
+
+
+def dense_everywhere(kernel, shape):
+    M = conv_matrix(kernel, shape)
+    return M + 0.1
+
+
+@pytest.mark.parametrize("wrong,words", [
+    (stub, "not implemented yet"),
+    (lambda kernel, shape: conv_matrix(kernel, shape).T, "you built the transpose"),
+    (lambda kernel, shape: conv_matrix(kernel[::-1, ::-1], shape), "flipped the kernel"),
+    (dense_everywhere, "outside its receptive field must be 0"),
+    (lambda kernel, shape: np.roll(conv_matrix(kernel, shape), 1, axis=1), "row 0"),
+    (lambda kernel, shape: np.zeros((shape[0] * shape[1],) * 2), "one row per output pixel"),
+])
+def test_conv_matrix_explains_wrong_answers(wrong, words):
+    expect_failure(checks.check_conv_matrix, wrong, words)
