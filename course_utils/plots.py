@@ -3,7 +3,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["show_images", "show_kernel"]
+__all__ = ["show_images", "show_kernel", "signed_limit"]
 
 
 def _to_2d(image):
@@ -28,7 +28,7 @@ def show_images(images, titles=None, ncols=None, signed=False, size=2.6, suptitl
         ax.axis("off")
     for index, (ax, image) in enumerate(zip(axes.flat, images)):
         if signed:
-            limit = np.abs(image).max() or 1.0
+            limit = signed_limit(image)
             shown = ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
             fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
         else:
@@ -41,6 +41,17 @@ def show_images(images, titles=None, ncols=None, signed=False, size=2.6, suptitl
     return fig
 
 
+def signed_limit(image, percentile=99.5):
+    """A symmetric colour limit that a few extreme pixels cannot wash out."""
+    return float(np.percentile(np.abs(image), percentile)) or float(np.abs(image).max()) or 1.0
+
+
+def _weight_label(value):
+    if value == 0:
+        return "0"
+    return "≈0" if abs(value) < 5e-4 else f"{value:.2g}"
+
+
 def show_kernel(kernel, ax=None, title=None):
     """Draw a small 2-D kernel as a grid with its weights written in the cells."""
     kernel = np.asarray(kernel, dtype=float)
@@ -50,7 +61,8 @@ def show_kernel(kernel, ax=None, title=None):
     ax.imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
     fontsize = 9 if max(kernel.shape) <= 5 else 6
     for (i, j), value in np.ndenumerate(kernel):
-        ax.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize=fontsize)
+        colour = "white" if abs(value) > 0.6 * limit else "black"  # readable on dark cells
+        ax.text(j, i, _weight_label(value), ha="center", va="center", fontsize=fontsize, color=colour)
     ax.set_xticks([])
     ax.set_yticks([])
     if title:

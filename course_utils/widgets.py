@@ -6,7 +6,7 @@ import numpy as np
 
 from .convolution import conv2d
 from .kernels import KERNELS
-from .plots import show_kernel
+from .plots import show_kernel, signed_limit
 
 __all__ = ["ConvExplorer", "parse_kernel"]
 
@@ -85,7 +85,7 @@ class ConvExplorer:
         axes[0].imshow(self.image, cmap="gray")
         axes[0].set_title(f"input {self.image.shape[0]}x{self.image.shape[1]}")
         show_kernel(parse_kernel(self.text.value), ax=axes[1], title="kernel")
-        limit = np.abs(self.feature_map).max() or 1.0
+        limit = signed_limit(self.feature_map)
         axes[2].imshow(self.feature_map, cmap="RdBu_r", vmin=-limit, vmax=limit)
         axes[2].set_title(f"feature map {self.feature_map.shape[0]}x{self.feature_map.shape[1]} "
                           f"(stride {self.stride.value}, padding {self.padding.value})")

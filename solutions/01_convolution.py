@@ -52,7 +52,7 @@ from course_utils import convolution as ref  # the reference implementations
 from course_utils.checks import check_conv2d_single, check_conv_matrix, check_output_size
 from course_utils.data import CLASS_NAMES, load_fashion_mnist, load_sample_photo
 from course_utils.kernels import KERNELS
-from course_utils.plots import show_images, show_kernel
+from course_utils.plots import show_images, show_kernel, signed_limit
 from course_utils.runtime import seed_everything
 from course_utils.widgets import ConvExplorer
 
@@ -419,7 +419,9 @@ for name, probe in probes().items():
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
 show_kernel(notes_diagonal, ax=axes[0], title="notes' filter")
 show_kernel(zero_mean_diagonal, ax=axes[1], title="zero-mean version")
-axes[2].imshow(filter_image(photo, zero_mean_diagonal), cmap="RdBu_r")
+diagonal_response = filter_image(photo, zero_mean_diagonal)
+limit = signed_limit(diagonal_response)
+axes[2].imshow(diagonal_response, cmap="RdBu_r", vmin=-limit, vmax=limit)
 axes[2].set_title("zero-mean version on the photo")
 axes[2].axis("off")
 fig.tight_layout()

@@ -1,0 +1,69 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from course_utils.convolution import conv2d  # noqa: E402
+from course_utils.kernels import KERNELS  # noqa: E402
+from course_utils.plots import show_images, show_kernel, signed_limit  # noqa: E402
+from course_utils.widgets import ConvExplorer, parse_kernel  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def image():
+    return np.random.default_rng(0).random((20, 17))
+
+
+def test_explorer_follows_kernel_stride_and_padding():
+    explorer = ConvExplorer(image(), initial="sobel x")
+    expected = conv2d(image()[None, None], KERNELS["sobel x"][None, None])[0, 0]
+    np.testing.assert_allclose(explorer.feature_map, expected)
+    explorer.stride.value, explorer.padding.value = 2, 1
+    explorer.preset.value = "sharpen"
+    expected = conv2d(image()[None, None], KERNELS["sharpen"][None, None], stride=2, padding=1)[0, 0]
+    np.testing.assert_allclose(explorer.feature_map, expected)
+    assert explorer.feature_map.shape == (10, 9)
+
+
+def test_explorer_accepts_typed_weights_and_explains_bad_ones():
+    explorer = ConvExplorer(image())
+    explorer.text.value = "1, 2\n3 4"
+    np.testing.assert_allclose(explorer.feature_map,
+                               conv2d(image()[None, None], np.array([[[[1.0, 2], [3, 4]]]]))[0, 0])
+    explorer.text.value = "1 2\n3"
+    assert explorer.feature_map is None and "same number of values" in explorer.message
+    explorer.text.value = "\n".join(["1 " * 25] * 25)
+    assert explorer.feature_map is None and "does not fit" in explorer.message
+
+
+@pytest.mark.parametrize("text,words", [("", "empty"), ("1 x", "could not read"), ("1 2\n3", "same number")])
+def test_parse_kernel_errors(text, words):
+    with pytest.raises(ValueError, match=words):
+        parse_kernel(text)
+
+
+def test_show_images_draws_one_axis_per_image_with_titles():
+    fig = show_images([np.zeros((4, 4)), np.ones((3, 4, 4)), -np.ones((4, 4))],
+                      titles=["a", "b", "c"], signed=False)
+    titled = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titled == ["a", "b", "c"]
+
+
+def test_signed_limit_ignores_a_few_outliers():
+    values = np.ones(1000)
+    values[0] = 1000.0
+    assert signed_limit(values) == 1.0
+    assert signed_limit(np.zeros(5)) == 1.0
+
+
+def test_show_kernel_writes_every_weight():
+    ax = show_kernel(np.array([[0.5, -1.0], [0.0, 1e-9]]))
+    assert sorted(t.get_text() for t in ax.texts) == ["-1", "0", "0.5", "≈0"]
