@@ -1,54 +1,16 @@
-"""Instant checks for the exercises: they run a student's function on test
-cases and, when it is wrong, say in words what is most likely wrong.
-
-Each ``check_*`` prints one line starting with a check mark on success and
-raises ``CheckFailed`` (an ``AssertionError``) with an explanation otherwise.
-The diagnosis compares the answer with the *typical* wrong answers
-(flipped kernel, off-by-one size, channels not summed, ...).
-"""
+"""Checks for lesson 01's exercises: conv2d_single, conv_output_size, conv_as_matrix."""
 
 import numpy as np
 
-from .convolution import conv2d, conv_matrix, output_size
+from ..convolution import conv2d, conv_matrix, output_size
+from ._common import CheckFailed, as_float_array, call_student, first_mismatch
 
-__all__ = ["CheckFailed", "check_conv2d_single", "check_output_size", "check_conv_matrix"]
-
-
-class CheckFailed(AssertionError):
-    """An exercise answer is wrong; the message says why."""
-
-
-def _call(fn, *args):
-    """Run the student's function, turning its failures into readable messages."""
-    name = getattr(fn, "__name__", "your function")
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise CheckFailed(f"{name} is not implemented yet: replace "
-                          "`raise NotImplementedError()` with your code, run that cell, "
-                          "then run this check again.") from None
-    except Exception as error:
-        shapes = ", ".join(str(np.shape(a)) if np.ndim(a) else repr(a) for a in args)
-        raise CheckFailed(f"{name} raised {type(error).__name__}: {error}\n"
-                          f"(called with arguments of shapes {shapes})") from None
-
-
-def _first_mismatch(got, expected):
-    index = tuple(int(i) for i in np.argwhere(~np.isclose(got, expected))[0])
-    return f"at index {index} you have {got[index]:.4f}, expected {expected[index]:.4f}"
+__all__ = ["check_conv2d_single", "check_output_size", "check_conv_matrix"]
 
 
 def _reference_conv(image, kernel):
     """(C, H, W) x (C, kh, kw) -> (H - kh + 1, W - kw + 1), by the package's conv2d."""
     return conv2d(image[None], kernel[None])[0, 0]
-
-
-def _as_array(result, name):
-    try:
-        return np.asarray(result, dtype=float)
-    except (TypeError, ValueError):
-        raise CheckFailed(f"{name} must return a numpy array of numbers, "
-                          f"got {type(result).__name__}") from None
 
 
 # --- Exercise: conv2d_single -------------------------------------------------
@@ -84,7 +46,7 @@ def _conv_value_hint(got, image, kernel):
     for message, wrong in suspects.items():
         if wrong.shape == got.shape and np.allclose(got, wrong):
             return message
-    return _first_mismatch(got, _reference_conv(image, kernel))
+    return first_mismatch(got, _reference_conv(image, kernel))
 
 
 def check_conv2d_single(fn):
@@ -93,7 +55,7 @@ def check_conv2d_single(fn):
     cases = [((3, 6, 7), (3, 3, 2)), ((1, 5, 5), (1, 3, 3)), ((2, 8, 6), (2, 2, 4))]
     for image_shape, kernel_shape in cases:
         image, kernel = rng.normal(size=image_shape), rng.normal(size=kernel_shape)
-        got = _as_array(_call(fn, image.copy(), kernel.copy()), "conv2d_single")
+        got = as_float_array(call_student(fn, image.copy(), kernel.copy()), "conv2d_single")
         expected = _reference_conv(image, kernel)
         context = f"\n(image of shape {image_shape}, kernel of shape {kernel_shape})"
         if got.shape != expected.shape:
@@ -131,7 +93,7 @@ def _size_cases():
 def check_output_size(fn):
     """Check ``fn(n, kernel_size, padding, stride) -> floor((n + 2p - k) / s) + 1``."""
     cases = _size_cases()
-    answers = [_call(fn, *case) for case in cases]
+    answers = [call_student(fn, *case) for case in cases]
     wrong = [(case, got) for case, got in zip(cases, answers) if got != output_size(*case)]
     if wrong:
         (n, k, p, s), got = wrong[0]
@@ -184,7 +146,7 @@ def check_conv_matrix(fn):
     cases = [((3, 3), (5, 5)), ((2, 3), (4, 6)), ((3, 2), (6, 4))]
     for kernel_shape, input_shape in cases:
         kernel = rng.normal(size=kernel_shape)
-        got = _as_array(_call(fn, kernel.copy(), input_shape), "conv_as_matrix")
+        got = as_float_array(call_student(fn, kernel.copy(), input_shape), "conv_as_matrix")
         if got.shape != conv_matrix(kernel, input_shape).shape or not np.allclose(
                 got, conv_matrix(kernel, input_shape)):
             raise CheckFailed(_matrix_hint(got, kernel, input_shape)

@@ -1,0 +1,13 @@
+"""Instant checks for the exercises, one module per lesson topic.
+
+Each ``check_*`` runs a student's function on test cases. On success it prints one
+line starting with a check mark; otherwise it raises ``CheckFailed`` (an
+``AssertionError``) whose message says in words what is most likely wrong, by
+comparing the answer with the typical wrong answers (flipped kernel, off-by-one
+size, channels not summed, ...).
+"""
+
+from ._common import CheckFailed
+from .convolution import check_conv2d_single, check_conv_matrix, check_output_size
+
+__all__ = ["CheckFailed", "check_conv2d_single", "check_output_size", "check_conv_matrix"]
