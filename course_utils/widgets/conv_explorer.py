@@ -1,12 +1,12 @@
-"""Interactive explorers (ipywidgets) used in the lessons."""
+"""The convolution explorer of lesson 01: kernel, stride and padding in, feature map out."""
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .convolution import conv2d
-from .kernels import KERNELS
-from .plots import show_kernel, signed_limit
+from ..convolution import conv2d
+from ..kernels import KERNELS
+from ..plots import show_kernel, signed_limit
 
 __all__ = ["ConvExplorer", "parse_kernel"]
 
