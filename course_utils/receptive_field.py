@@ -105,10 +105,11 @@ def _geometry(layer):
     return _pair(layer.kernel_size), stride, _pair(layer.padding), dilation
 
 
-def _output_length(n, k, s, p, d, ceil_mode=False):
+def _output_length(n, k, s, p, d, ceil_mode, name):
     span = n + 2 * p - d * (k - 1) - 1
     if span < 0:
-        raise ValueError(f"the input ({n} after the previous layers) is smaller than the kernel span")
+        raise ValueError(f"layer '{name}': its input ({n} pixels after the previous layers, {n + 2 * p} "
+                         f"padded) is smaller than the kernel span d (k - 1) + 1 = {d * (k - 1) + 1}")
     return (-(-span // s) if ceil_mode else span // s) + 1
 
 
@@ -137,7 +138,7 @@ def receptive_field(model, input_size=None):
             jump[axis] *= stride[axis]
             if current is not None:
                 current[axis] = _output_length(current[axis], kernel[axis], stride[axis], padding[axis],
-                                               dilation[axis], getattr(layer, "ceil_mode", False))
+                                               dilation[axis], getattr(layer, "ceil_mode", False), name)
         rows.append(LayerGeometry(f"{name}: {type(layer).__name__}", kernel, stride, padding, dilation,
                                   tuple(size), tuple(jump), tuple(offset),
                                   tuple(current) if current is not None else None))

@@ -67,3 +67,24 @@ def test_signed_limit_ignores_a_few_outliers():
 def test_show_kernel_writes_every_weight():
     ax = show_kernel(np.array([[0.5, -1.0], [0.0, 1e-9]]))
     assert sorted(t.get_text() for t in ax.texts) == ["-1", "0", "0.5", "≈0"]
+
+
+def test_receptive_field_explorer_follows_the_sliders():
+    from course_utils.widgets import ReceptiveFieldExplorer
+    explorer = ReceptiveFieldExplorer(np.zeros((28, 28)))
+    assert explorer.rf.size == (7, 7) and explorer.counts.sum() == 9 ** 3  # 729 paths, 49 pixels
+    assert (explorer.counts > 0).sum() == 49 and explorer.row.max == 21
+    explorer.layers[1]["stride"].value = 2
+    assert explorer.rf.size == (9, 9) and explorer.rf.stride == (2, 2) and explorer.row.max == 9
+    explorer.row.value, explorer.col.value = 5, 4
+    rows, cols = np.nonzero(explorer.counts)
+    assert explorer.rf.region(5, 4) == ((rows.min(), rows.max()), (cols.min(), cols.max()))
+
+
+def test_receptive_field_explorer_explains_a_stack_too_big_for_the_image():
+    from course_utils.widgets import ReceptiveFieldExplorer
+    explorer = ReceptiveFieldExplorer(np.zeros((28, 28)))
+    for layer in explorer.layers:
+        layer["kernel"].value, layer["dilation"].value = 7, 3
+    assert explorer.rf is None and "is smaller than the kernel span" in explorer.message
+    assert "layer" in explorer.message
