@@ -50,7 +50,8 @@ def rotate_image(images, degrees):
     Uses ``F.affine_grid`` + ``F.grid_sample`` (align_corners=False): output
     pixel p takes the bilinear interpolation of the input at R(-degrees) p,
     measured in pixels from the centre, so non-square images are not skewed.
-    Rotations by multiples of 90 degrees of a square image are exact.
+    Rotations by multiples of 90 degrees of a square image (and of 180 degrees of
+    any image) are done exactly, by moving pixels.
     """
     _check_image(images)
     is_numpy = isinstance(images, np.ndarray)
@@ -58,6 +59,10 @@ def rotate_image(images, degrees):
     dtype = tensor.dtype if tensor.dtype in (torch.float32, torch.float64) else torch.float64
     shape = tensor.shape
     H, W = shape[-2:]
+    quarter_turns, rest = divmod(float(degrees), 90.0)
+    if rest == 0 and (H == W or quarter_turns % 2 == 0):  # exact, no interpolation
+        out = torch.rot90(tensor, int(quarter_turns) % 4, dims=(-2, -1)).clone()
+        return out.numpy() if is_numpy else out
     flat = tensor.reshape(-1, 1, H, W).to(dtype)
     angle = math.radians(float(degrees))
     cos, sin = math.cos(angle), math.sin(angle)

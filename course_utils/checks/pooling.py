@@ -8,6 +8,14 @@ from ._common import CheckFailed, as_float_array, call_student, first_mismatch
 __all__ = ["check_max_pool2d_single", "check_avg_pool2d", "check_cross_channel_max"]
 
 
+def _result(fn, name, *args):
+    """Call the student's function; its result as a float array (None gets its own message)."""
+    result = call_student(fn, *args)
+    if result is None:
+        raise CheckFailed(f"{name} returned None: did you forget the `return` at the end?")
+    return as_float_array(result, name)
+
+
 def _matches(got, wrong):
     wrong = np.asarray(wrong, dtype=float)
     return wrong.shape == got.shape and np.allclose(got, wrong)
@@ -76,7 +84,7 @@ def check_max_pool2d_single(fn):
     cases = [((6, 6), 2), ((7, 10), 3), ((9, 8), 2), ((4, 4), 4), ((5, 7), 1)]
     for shape, k in cases:
         image = rng.normal(size=shape)
-        got = as_float_array(call_student(fn, image.copy(), k), "max_pool2d_single")
+        got = _result(fn, "max_pool2d_single", image.copy(), k)
         expected = _max_single(image, k)
         context = f"\n(image of shape {shape}, k = {k})"
         if got.shape != expected.shape:
@@ -143,7 +151,14 @@ def check_avg_pool2d(fn):
     cases = [((2, 3, 6, 6), 2), ((1, 2, 7, 5), 3), ((3, 2, 8, 12), 4), ((2, 1, 9, 6), 2)]
     for shape, k in cases:
         x = rng.normal(size=shape)
-        got = as_float_array(call_student(fn, x.copy(), k), "avg_pool2d")
+        try:
+            got = _result(fn, "avg_pool2d", x.copy(), k)
+        except CheckFailed as error:
+            if "reshape" in str(error) and (shape[2] % k or shape[3] % k):
+                raise CheckFailed(f"{error}\nHere H or W is not a multiple of k: crop x to "
+                                  "(H // k) * k rows and (W // k) * k columns before the reshape; "
+                                  "the leftover pixels are in no window.") from None
+            raise
         expected = avg_pool2d(x, k)
         context = f"\n(x of shape {shape}, k = {k})"
         if got.shape != expected.shape:
@@ -205,7 +220,7 @@ def check_cross_channel_max(fn):
     cases = [((4, 3, 5), 2), ((6, 4, 4), 3), ((8, 2, 3), 4), ((6, 3, 2), 2), ((3, 4, 4), 1)]
     for shape, g in cases:
         maps = rng.normal(size=shape)
-        got = as_float_array(call_student(fn, maps.copy(), g), "cross_channel_max")
+        got = _result(fn, "cross_channel_max", maps.copy(), g)
         expected = _ccm(maps, g)
         context = f"\n(maps of shape {shape}, group_size = {g})"
         if got.shape != expected.shape:

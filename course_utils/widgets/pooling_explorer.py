@@ -11,13 +11,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..convolution import conv2d
-from ..pooling import avg_pool2d, cross_channel_max, max_pool2d
+from ..pooling import avg_pool2d, cross_channel_max, global_max_pool, max_pool2d
 from ..transforms import rotate_image, shift_image
 
 __all__ = ["PoolingExplorer", "relative_change"]
 
-STAGES = ("input", "feature maps", "spatially pooled", "cross-channel pooled",
-          "cross-channel + spatially pooled")
+STAGES = ("input", "feature maps", "spatially pooled", "global max per map",
+          "cross-channel pooled", "cross-channel + spatially pooled", "cross-channel + global max")
 
 
 def relative_change(new, old):
@@ -41,6 +41,11 @@ class PoolingExplorer:
     (K, H // k, W // k), ``cross_pooled`` (K // group_size, H, W), ``both_pooled``
     (K // group_size, H // k, W // k), and ``changes``: a dict from each stage name
     in ``STAGES`` to ||stage(transformed) - stage(image)|| / ||stage(image)||.
+
+    Rotating the input rotates every map as well (convolution is equivariant), so a
+    cross-channel pooled *map* changes under rotation; what is nearly invariant is a
+    value that no longer depends on position: the cross-channel max followed by a
+    global max (or the cross-channel map at the centre of rotation).
     Display it by leaving it as the last expression of a cell.
     """
 
@@ -82,8 +87,10 @@ class PoolingExplorer:
         cross = cross_channel_max(maps, self.group_size)
         return {"input": image, "feature maps": maps[0],
                 "spatially pooled": pool(maps, self.window.value)[0],
+                "global max per map": global_max_pool(maps)[0],
                 "cross-channel pooled": cross[0],
-                "cross-channel + spatially pooled": pool(cross, self.window.value)[0]}
+                "cross-channel + spatially pooled": pool(cross, self.window.value)[0],
+                "cross-channel + global max": global_max_pool(cross)[0]}
 
     def update(self):
         self.reference = self.stages(self.image)

@@ -1,0 +1,730 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 03 — Pooling: what it keeps and what it throws away
+#
+# **Lecture notes covered.** *Convolutional Neural Networks*, §1.2 "Pooling Layers" (max and
+# average pooling, figure 7; spatial pooling and translation invariance, figure 8;
+# cross-channel pooling and invariance to rotations, figure 9); *Lecture 4: ConvNets*, the
+# "Pooling" bullet of "Convolution layers". (Derivatives of pooling layers are lesson 04.)
+#
+# **After this lesson you can**
+# * compute max, average and global average pooling by hand, in loops and vectorized, and
+#   predict the output size;
+# * say, with numbers, how much spatial pooling makes a representation robust to small shifts,
+#   which window sizes buy how much, and where the invariance is exact and where it is not;
+# * build a cross-channel (maxout) pooling layer over rotated copies of a filter and measure
+#   which rotations it is invariant to, and which it is not;
+# * weigh pooling against a strided convolution, and say what information pooling discards.
+#
+# **Time.** About 75 minutes. Three graded exercises (⭐), each with an instant check.
+#
+# **How the exercises work.** Write the function in the cell marked `YOUR CODE HERE`, run it,
+# then run the check below it: it says in words what is wrong. The cell after that is graded.
+# Every later cell uses the course's reference implementation, so if you are stuck you can
+# still run the rest of the notebook (*Run → Run Selected Cell and All Below*).
+
+# %%
+# %matplotlib inline
+import inspect
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from course_utils import pooling as ref  # the reference implementations
+from course_utils.checks import check_avg_pool2d, check_cross_channel_max, check_max_pool2d_single
+from course_utils.convolution import conv2d
+from course_utils.data import CLASS_NAMES, load_fashion_mnist
+from course_utils.kernels import KERNELS
+from course_utils.plots import show_images
+from course_utils.runtime import seed_everything
+from course_utils.transforms import glyph_image, rotate_image, shift_image
+from course_utils.widgets import PoolingExplorer
+
+rng = seed_everything(0)
+np.set_printoptions(precision=3, suppress=True)
+torch.set_printoptions(precision=3, sci_mode=False)
+print("torch", torch.__version__.split("+")[0])
+
+# %% [markdown]
+# ## 1. Max and average pooling
+#
+# The notes: a pooling layer slides "a fixed window across a layer", choosing "one value that
+# effectively represents all of the units captured by the window": the **largest** (max pooling)
+# or the **average** (average pooling), and "in practice, we stride pooling layers across the
+# image with the stride equal to the size of the pooling layer". The notes' figure 7, in numbers:
+# a 4×4 map, 2×2 windows, stride 2.
+
+# %%
+feature_map = np.array([[1.0, 1, 2, 4],
+                        [5, 6, 7, 8],
+                        [3, 2, 1, 0],
+                        [1, 2, 3, 4]])
+print("input:\n", feature_map)
+print("2×2 max pooling, stride 2:\n", ref.max_pool2d(feature_map[None, None], 2)[0, 0])
+print("2×2 average pooling, stride 2:\n", ref.avg_pool2d(feature_map[None, None], 2)[0, 0])
+
+# %% [markdown]
+# Pooling acts on every channel separately: a `(N, C, H, W)` batch of maps stays `(N, C, ·, ·)`.
+# "None of these properties actually involve any weights": PyTorch's pooling layers have no
+# parameters to learn, a convolution with the same window has many.
+
+# %%
+layers = {"nn.MaxPool2d(2)": nn.MaxPool2d(2), "nn.AvgPool2d(2)": nn.AvgPool2d(2),
+          "nn.Conv2d(64, 64, 2, stride=2)": nn.Conv2d(64, 64, 2, stride=2)}
+for name, layer in layers.items():
+    print(f"{name:>31}: {sum(p.numel() for p in layer.parameters()):>6,} parameters, "
+          f"output {tuple(layer(torch.zeros(1, 64, 28, 28)).shape)}")
+
+# %% [markdown]
+# ### Output size
+#
+# A pooling window is a kernel, so lesson 01's formula holds with no padding:
+# $n_{\text{out}} = \lfloor (n - k)/s \rfloor + 1$, which for stride $s = k$ is $\lfloor n/k \rfloor$.
+# When $k$ does not divide $n$ the last rows and columns fall in no window and are ignored
+# (PyTorch's default, `ceil_mode=False`):
+
+# %%
+for k in (2, 3, 4, 5, 7):
+    n_out = ref.pool_output_size(28, k)
+    torch_out = F.max_pool2d(torch.zeros(1, 1, 28, 28), k).shape[-1]
+    print(f"28×28, window {k}: {n_out}×{n_out} (torch: {torch_out}), "
+          f"rows and columns never seen: {28 - n_out * k}")
+
+# %% [markdown]
+# ## 2. Implementing it ⭐
+#
+# ### Exercise 1 (3 points): `max_pool2d_single`
+#
+# Write max pooling for one map `image` of shape `(H, W)` with a `k × k` window and stride `k`:
+# `out[i, j]` is the largest value of `image[i*k:(i+1)*k, j*k:(j+1)*k]`. Windows that do not fit
+# completely are dropped, so the output has shape `(H // k, W // k)`. Loops are fine.
+
+# %% nbgrader={"grade": false, "grade_id": "max_pool2d_single", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def max_pool2d_single(image, k):
+    """image: (H, W), window k x k, stride k -> (H // k, W // k)."""
+    ### BEGIN SOLUTION
+    H, W = image.shape
+    out = np.zeros((H // k, W // k))
+    for i in range(H // k):
+        for j in range(W // k):
+            out[i, j] = image[i * k:(i + 1) * k, j * k:(j + 1) * k].max()
+    return out
+    ### END SOLUTION
+
+
+# %% tags=["raises-exception"]
+check_max_pool2d_single(max_pool2d_single)
+
+# %% nbgrader={"grade": true, "grade_id": "max_pool2d_single_tests", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false} tags=["raises-exception"]
+check_max_pool2d_single(max_pool2d_single)
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(2025)
+for _shape, _k in [((8, 8), 2), ((9, 7), 3), ((5, 5), 5), ((6, 10), 4), ((3, 8), 1)]:
+    _image = _rng.normal(size=_shape)
+    _expected = F.max_pool2d(torch.tensor(_image)[None, None], _k)[0, 0].numpy()
+    _got = np.asarray(max_pool2d_single(_image.copy(), _k), dtype=float)
+    assert _got.shape == _expected.shape and np.allclose(_got, _expected), (_shape, _k)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Vectorized, for any window and stride
+#
+# The course's `max_pool2d` takes a batch `(N, C, H, W)`, any window `(kh, kw)` and any stride.
+# Like lesson 01's `conv2d` it asks numpy for a view of every window (no copy) and reduces the
+# last two axes:
+
+# %%
+print(inspect.getsource(ref._windows))
+print(inspect.getsource(ref.max_pool2d))
+
+# %% [markdown]
+# Loops, vectorized and PyTorch agree, also for non-square windows and strides that differ from
+# the window (then windows overlap, or skip pixels):
+
+# %%
+x_batch = rng.normal(size=(4, 3, 20, 17))
+for kernel_size, stride in [(2, None), ((3, 2), None), ((3, 3), (1, 2)), ((2, 4), (3, 1))]:
+    torch_stride = kernel_size if stride is None else stride
+    agree = []
+    for ours_naive, ours, theirs in [(ref.max_pool2d_naive, ref.max_pool2d, F.max_pool2d),
+                                     (ref.avg_pool2d_naive, ref.avg_pool2d, F.avg_pool2d)]:
+        expected = theirs(torch.tensor(x_batch), kernel_size, stride=torch_stride).numpy()
+        agree.append(np.allclose(ours_naive(x_batch, kernel_size, stride), expected, rtol=1e-12, atol=1e-12)
+                     and np.allclose(ours(x_batch, kernel_size, stride), expected, rtol=1e-12, atol=1e-12))
+    print(f"window {kernel_size!s:>6}, stride {stride!s:>6}: output {ref.max_pool2d(x_batch, kernel_size, stride).shape}, "
+          f"max: loops == vectorized == torch {agree[0]}, average: {agree[1]}")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# Timings depend on the machine and its load, so nbval does not compare this output.
+import timeit
+
+for label, fn in [("loops", lambda: ref.max_pool2d_naive(x_batch, 2)),
+                  ("vectorized numpy", lambda: ref.max_pool2d(x_batch, 2)),
+                  ("torch", lambda: F.max_pool2d(torch.tensor(x_batch), 2))]:
+    seconds = min(timeit.repeat(fn, number=1, repeat=3 if label == "loops" else 50))
+    print(f"{label:>17}: {seconds * 1e3:8.3f} ms")
+
+# %% [markdown]
+# ### Exercise 2 (2 points): `avg_pool2d`, vectorized
+#
+# Average pooling of a batch `x` of shape `(N, C, H, W)`, window `k × k`, stride `k`, output
+# `(N, C, H // k, W // k)`. Write it without loops over pixels, with one `reshape`:
+# crop `x` to `H_out * k` rows and `W_out * k` columns, reshape to
+# `(N, C, H_out, k, W_out, k)`, so that axes 3 and 5 run over the rows and columns *inside*
+# a window, and average over them. (Think about which axis must come first in each pair.)
+
+# %% nbgrader={"grade": false, "grade_id": "avg_pool2d", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def avg_pool2d(x, k):
+    """x: (N, C, H, W), window k x k, stride k -> (N, C, H // k, W // k)."""
+    ### BEGIN SOLUTION
+    N, C, H, W = x.shape
+    H_out, W_out = H // k, W // k
+    blocks = x[:, :, :H_out * k, :W_out * k].reshape(N, C, H_out, k, W_out, k)
+    return blocks.mean(axis=(3, 5))
+    ### END SOLUTION
+
+
+# %% tags=["raises-exception"]
+check_avg_pool2d(avg_pool2d)
+
+# %% nbgrader={"grade": true, "grade_id": "avg_pool2d_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false} tags=["raises-exception"]
+check_avg_pool2d(avg_pool2d)
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(2026)
+for _shape, _k in [((2, 3, 8, 8), 2), ((1, 1, 9, 7), 3), ((3, 2, 10, 10), 5), ((1, 2, 4, 4), 4), ((2, 2, 3, 5), 1)]:
+    _x = _rng.normal(size=_shape)
+    _expected = F.avg_pool2d(torch.tensor(_x), _k).numpy()
+    _got = np.asarray(avg_pool2d(_x.copy(), _k), dtype=float)
+    assert _got.shape == _expected.shape and np.allclose(_got, _expected), (_shape, _k)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Global average pooling
+#
+# The extreme case: one window as large as the map. Each channel becomes one number,
+# `(N, C, H, W) → (N, C)`. GoogLeNet and ResNet (lesson 06) end with it instead of large fully
+# connected layers. It equals PyTorch's `adaptive_avg_pool2d(x, 1)` and an average pooling whose
+# window is the whole map:
+
+# %%
+maps = rng.normal(size=(2, 5, 7, 6))
+gap = ref.global_avg_pool(maps)
+print("shape:", maps.shape, "->", gap.shape)
+print("== adaptive_avg_pool2d(x, 1):", np.allclose(gap, F.adaptive_avg_pool2d(torch.tensor(maps), 1).numpy()[:, :, 0, 0]))
+print("== avg_pool2d with a 7×6 window:", np.allclose(gap, ref.avg_pool2d(maps, (7, 6))[:, :, 0, 0]))
+
+# %% [markdown]
+# ### "Pooling layers directly reduce the number of neurons": counted
+#
+# The notes put pooling next to weight sharing as a way to reduce variance. Pooling removes
+# *neurons* (activations), not weights: a conv layer's weights do not depend on the size of its
+# input. Weights shrink only in a layer whose size depends on the map, such as a fully connected
+# classifier after the last pooling. We count both for 8 feature maps of a 28×28 image.
+
+# %%
+conv_after = nn.Conv2d(8, 16, 3, padding=1)
+print(f"{'pooling':>12} {'neurons':>8} {'next conv weights':>18} {'FC → 10 weights':>16}")
+for k in (1, 2, 4, 7):
+    side = ref.pool_output_size(28, k)
+    neurons = 8 * side * side
+    print(f"{'none' if k == 1 else f'{k}×{k}':>12} {neurons:>8,} {conv_after.weight.numel():>18,} "
+          f"{nn.Linear(neurons, 10).weight.numel():>16,}")
+
+# %% [markdown]
+# A $k \times k$ pooling divides the neurons by $k^2$ (6,272 → 1,568 for 2×2); the next conv
+# layer keeps its 1,152 weights; a fully connected layer after it shrinks by the same $k^2$.
+#
+# ## 3. Spatial pooling and translation invariance (figure 8)
+#
+# The notes' figure 8: the input is translated, "due to spatial pooling the next layer looks
+# more or less the same". *Lecture 4*: pooling makes outputs "robust to small shifts in the input".
+# How much is "more or less"? We measure it.
+#
+# **What we measure.** A fixed feature stage $f$: four edge detectors (Sobel x and y, each with
+# both signs) with "same" padding and a ReLU, the first layer of a small CNN. Then pooling $P$
+# with window $k$ and stride $k$. For 500 Fashion-MNIST test images $x$ we shift the input by $s$
+# pixels (up, down, left, right; zeros enter at the border) and compute the **relative change**
+#
+# $$\frac{\lVert P(f(\operatorname{shift}_s x)) - P(f(x)) \rVert}{\lVert P(f(x)) \rVert},$$
+#
+# averaged over images and the four directions. Both pooled representations sit on **the same
+# grid** (window $(i, j)$ of one is compared with window $(i, j)$ of the other), as a next layer
+# would read them; we do not re-align them. $k = 1$ is no pooling. First, one image:
+
+# %%
+test_images, test_labels = load_fashion_mnist("test")
+images = test_images[:500, 0].double().numpy()  # (500, 28, 28), values in [0, 1]
+edge_bank = np.stack([KERNELS["sobel x"], -KERNELS["sobel x"], KERNELS["sobel y"], -KERNELS["sobel y"]])
+
+
+def edge_features(images):
+    """(N, H, W) -> (N, 4, H, W): four edge detectors, 'same' padding, then ReLU."""
+    return np.maximum(conv2d(images[:, None], edge_bank[:, None], padding=1), 0.0)
+
+
+def relative_change(new, old):
+    """||new - old|| / ||old|| for each image: (N, ...) x (N, ...) -> (N,)."""
+    new, old = new.reshape(len(new), -1), old.reshape(len(old), -1)
+    return np.linalg.norm(new - old, axis=1) / np.linalg.norm(old, axis=1)
+
+
+boot = images[int((test_labels[:500] == CLASS_NAMES.index("Ankle boot")).nonzero()[0, 0])]
+pair = np.stack([boot, shift_image(boot, 0, 1)])  # the boot and the boot moved 1 pixel right
+pair_maps = edge_features(pair)  # (2, 4, 28, 28)
+top = pair_maps.max()  # one colour scale for every panel, so that sizes compare
+fig, axes = plt.subplots(3, 4, figsize=(10, 7.6))
+for row, k in enumerate((1, 2, 4)):
+    pooled = ref.max_pool2d(pair_maps, k)
+    change = relative_change(pooled[1:], pooled[:1])[0]
+    print(f"max pooling {k}×{k}: relative change of the pooled maps under a 1-pixel shift = {change:.3f}")
+    label = "no pooling" if k == 1 else f"{k}×{k} max pool"
+    panels = [(pair[0], "gray", None, "input: boot" if row == 0 else ""),
+              (pooled[0].max(axis=0), "magma", top, f"{label}: boot"),
+              (pooled[1].max(axis=0), "magma", top, f"{label}: shifted 1 px"),
+              (np.abs(pooled[1] - pooled[0]).max(axis=0), "magma", top, f"|difference|: {change:.2f} relative")]
+    for ax, (image, cmap, vmax, title) in zip(axes[row], panels):
+        ax.axis("off")
+        if row == 0 or cmap != "gray":
+            ax.imshow(image, cmap=cmap, vmin=0, vmax=vmax)
+            ax.set_title(title, fontsize=9)
+fig.suptitle("edge maps of a boot and of the boot shifted 1 pixel right (strongest of the 4 maps)")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The difference maps shrink as the window grows (one colour scale for all panels). Now the measurement over 500 images, for
+# max and average pooling, windows 1, 2, 4, 7 (all divide 28), and global pooling. A third
+# method is a control: **subsampling** keeps the top-left value of each window (what a stride-$k$
+# layer without pooling does). It reduces the number of positions exactly as pooling does, so it
+# tells whether the robustness comes from the aggregation or merely from a coarser grid.
+
+# %%
+methods = {"max": ref.max_pool2d, "avg": ref.avg_pool2d,
+           "subsample": lambda maps, k: maps[:, :, ::k, ::k]}
+windows, shifts = (1, 2, 4, 7), (1, 2, 3)
+directions = lambda s: [(0, s), (0, -s), (s, 0), (-s, 0)]
+base_maps = edge_features(images)
+shifted_maps = {(dy, dx): edge_features(shift_image(images, dy, dx))
+                for s in shifts + (7,) for dy, dx in directions(s)}
+
+
+def mean_change(pool, s):
+    return np.mean([relative_change(pool(shifted_maps[d]), pool(base_maps)).mean() for d in directions(s)])
+
+
+change = {(method, k, s): mean_change(lambda maps: pool(maps, k), s)
+          for method, pool in methods.items() for k in windows for s in shifts + (7,)}
+for name, pool in [("global avg", ref.global_avg_pool), ("global max", ref.global_max_pool)]:
+    for s in shifts + (7,):
+        change[(name, None, s)] = mean_change(pool, s)
+
+print("relative change ||P(f(shift x)) - P(f(x))|| / ||P(f(x))||, mean over 500 images and 4 directions")
+print(f"{'pooling':>10} {'window':>7} " + " ".join(f"{f'shift {s}':>8}" for s in shifts) + f" {'shift 7':>8}")
+for method in methods:
+    for k in windows:
+        label = "none" if k == 1 else f"{k}×{k}"
+        print(f"{method:>10} {label:>7} " + " ".join(f"{change[(method, k, s)]:8.3f}" for s in shifts + (7,)))
+for name in ("global avg", "global max"):
+    print(f"{name:>10} {'28×28':>7} " + " ".join(f"{change[(name, None, s)]:8.3f}" for s in shifts + (7,)))
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
+for ax, method in zip(axes, methods):
+    for k in windows:
+        ax.plot((0,) + shifts, [0] + [change[(method, k, s)] for s in shifts], "o-",
+                label="no pooling" if k == 1 else f"window {k}")
+    ax.plot((0,) + shifts, [0] + [change[("global avg", None, s)] for s in shifts], "k--", label="global avg")
+    ax.set_title(f"{method} pooling" if method != "subsample" else "control: subsampling (no pooling)")
+    ax.set_xlabel("shift of the input (pixels)")
+    ax.set_xticks((0,) + shifts)
+axes[0].set_ylabel("relative change of the representation")
+axes[0].legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# What the measurement says:
+# * **Without pooling** a 1-pixel shift changes the edge maps by about 70% of their size: thin
+#   edge responses move off their pixels. This is not lost information (the conv layer is
+#   equivariant, see below), but a next layer reading fixed positions sees a different input.
+# * **Pooling helps, and larger windows help more**; for a 1-pixel shift the change falls from
+#   0.688 (none) to 0.494, 0.306 and 0.193 with max pooling of windows 2, 4, 7. But "looks more or
+#   less the same" is generous for small windows: even 7×7 max pooling still changes by 19% for a
+#   1-pixel shift and by 43% for 3 pixels.
+# * **Max and average** behave alike; max pooling is slightly more robust at every window on
+#   these edge maps.
+# * **The control** barely moves: subsampling alone is as sensitive as no pooling (even more
+#   at window 7). The robustness comes from *aggregating* a window, not from the coarser grid.
+# * **A shift by the window size** (the last column, 7 pixels) moves the content by one whole
+#   pooled cell: the pooled map is then shifted, not invariant (0.763 for 7×7 max pooling).
+#   Pooling buys invariance only to shifts that are small compared with the window.
+# * **Global pooling** is nearly invariant; what changes is the part of the object that leaves
+#   the 28×28 frame or touches its border.
+#
+# The conv layer itself is equivariant: comparing $f(\operatorname{shift} x)$ with
+# $\operatorname{shift} f(x)$ (re-aligning the maps) instead of with $f(x)$ gives almost no change,
+# only at the border where zeros enter:
+
+# %%
+realigned = relative_change(shifted_maps[(0, 1)], shift_image(base_maps, 0, 1)).mean()
+print(f"no pooling, 1-pixel shift: vs f(x) {change[('max', 1, 1)]:.3f}; "
+      f"vs shift(f(x)), re-aligned: {realigned:.3f}")
+
+# %% [markdown]
+# ### Is max pooling ever *exactly* invariant?
+#
+# A max-pooled value does not change when the largest value of its window stays inside the
+# window after the shift (and nothing larger enters). For a 1-pixel shift to the right, we count
+# the pooled values that are exactly unchanged, among those that are not zero (the empty
+# background is trivially unchanged):
+
+# %%
+for k in (2, 4, 7):
+    before, after = ref.max_pool2d(base_maps, k), ref.max_pool2d(shifted_maps[(0, 1)], k)
+    nonzero = before > 0
+    same = (after == before) & nonzero
+    images_same = np.all(after == before, axis=(1, 2, 3))
+    print(f"window {k}: {same.sum() / nonzero.sum():6.1%} of the nonzero pooled values exactly unchanged; "
+          f"whole pooled representation unchanged for {images_same.sum()} of 500 images")
+
+# %% [markdown]
+# So max pooling is exactly invariant for many individual windows (a maximum in the interior of a
+# window stays in it) but never for a whole image: some maximum always sits at a window's edge and
+# crosses into the neighbouring window. Invariance under pooling is approximate, and improves with
+# the window.
+#
+# ## 4. Cross-channel pooling and invariance to rotations (figure 9)
+#
+# The notes: "Cross-channel pooling pools values across different channels, which induces
+# transformational invariance". Their example: three filters, each detecting a "5" in some
+# rotation; the maximum over the three channels responds to a "5" in any orientation. We build
+# exactly that. The pattern: a "5" drawn from a font (`glyph_image`, no data set needed), on a
+# 21×21 canvas so that it can turn without losing its corners.
+
+# %%
+five = np.pad(glyph_image("5", 15), 3)  # (21, 21)
+
+
+def rotated_bank(template, K):
+    """K copies of template rotated by 0, 360/K, ... degrees; zero mean, unit norm: (K, h, w)."""
+    bank = np.stack([rotate_image(template, 360 * i / K) for i in range(K)])
+    bank = bank - bank.mean(axis=(1, 2), keepdims=True)  # blind to flat areas
+    return bank / np.linalg.norm(bank, axis=(1, 2), keepdims=True)
+
+
+bank8 = rotated_bank(five, 8)
+show_images(list(bank8), titles=[f"filter {i}: {45 * i}°" for i in range(8)], ncols=8, size=1.5, signed=True)
+plt.show()
+
+# %% [markdown]
+# Each filter is a matched filter: its response to an input is largest where the input looks like
+# it. A conv layer with these 8 filters gives 8 maps; cross-channel max pooling keeps, at every
+# position, the largest of the 8.
+#
+# ### Exercise 3 (2 points): `cross_channel_max`
+#
+# `maps` has shape `(C, H, W)`. Split the channels into **consecutive** groups of `group_size`
+# (channels `0 … g-1`, then `g … 2g-1`, …) and return, at every position, the maximum over
+# each group: shape `(C // group_size, H, W)`. (`C` is a multiple of `group_size`.)
+
+# %% nbgrader={"grade": false, "grade_id": "cross_channel_max", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def cross_channel_max(maps, group_size):
+    """maps: (C, H, W) -> (C // group_size, H, W), max over consecutive groups of channels."""
+    ### BEGIN SOLUTION
+    C, H, W = maps.shape
+    return maps.reshape(C // group_size, group_size, H, W).max(axis=1)
+    ### END SOLUTION
+
+
+# %% tags=["raises-exception"]
+check_cross_channel_max(cross_channel_max)
+
+# %% nbgrader={"grade": true, "grade_id": "cross_channel_max_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false} tags=["raises-exception"]
+check_cross_channel_max(cross_channel_max)
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(2027)
+for _shape, _g in [((6, 5, 5), 3), ((8, 3, 4), 2), ((5, 2, 2), 5), ((4, 3, 3), 1), ((12, 2, 3), 4)]:
+    _maps = _rng.normal(size=_shape)
+    _expected = F.max_pool3d(torch.tensor(_maps)[None, None], (_g, 1, 1))[0, 0].numpy()
+    _got = np.asarray(cross_channel_max(_maps.copy(), _g), dtype=float)
+    assert _got.shape == _expected.shape and np.allclose(_got, _expected), (_shape, _g)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Measured over rotation angles
+#
+# The input is the "5" turned by every angle from 0° to 359° (1° steps). The response of a
+# filter is its feature map's value at the centre, where the "5" sits, after a ReLU: for a filter
+# of the canvas' size that is the dot product of input and filter. We compare one filter with the
+# maximum over a bank of $K$ rotated copies: $K = 3$ (the notes' three filters), 4 and 8.
+
+# %%
+angles = np.arange(360)
+rotated_fives = np.stack([rotate_image(five, a) for a in angles])  # (360, 21, 21)
+
+# The centre of a 'same' convolution equals the dot product with the whole canvas:
+centre = conv2d(rotated_fives[:2, None], bank8[:, None], padding=10)[:, :, 10, 10]
+print("centre of the conv map == dot product:",
+      np.allclose(centre, np.einsum("ahw,khw->ak", rotated_fives[:2], bank8)))
+
+
+def bank_response(inputs, K):
+    """(A, h, w) inputs -> (A, K) responses of the K-filter bank, after ReLU."""
+    return np.maximum(np.einsum("ahw,khw->ak", inputs, rotated_bank(five, K)), 0.0)
+
+
+peak = bank_response(five[None], 1)[0, 0]  # a single filter on the upright "5"
+curves = {"single filter": bank_response(rotated_fives, 1)[:, 0] / peak}
+for K in (3, 4, 8):
+    curves[f"max over {K} filters"] = ref.cross_channel_max(bank_response(rotated_fives, K)[:, :, None, None], K)[:, 0, 0, 0] / peak
+print(f"{'response / peak':>20} {'min':>6} {'at':>5} {'max':>6} {'min/max':>8}")
+for name, curve in curves.items():
+    print(f"{name:>20} {curve.min():6.3f} {angles[curve.argmin()]:4d}° {curve.max():6.3f} {curve.min() / curve.max():8.3f}")
+print(f"single filter, '5' turned by 180°: {curves['single filter'][180]:.3f}; "
+      f"max over 8 filters at 45° (a filter's angle): {curves['max over 8 filters'][45]:.3f}")
+
+# %%
+fig, ax = plt.subplots(figsize=(10, 3.8))
+for name, curve in curves.items():
+    ax.plot(angles, curve, label=name, lw=2 if name == "max over 8 filters" else 1.2)
+for a in range(0, 360, 45):
+    ax.axvline(a, color="0.85", lw=0.8, zorder=0)
+ax.set_xlabel("rotation of the input '5' (degrees); grey lines: the 8 filters' angles")
+ax.set_ylabel("response / peak")
+ax.set_xticks(range(0, 361, 45))
+ax.set_ylim(0, 1.05)
+ax.legend(loc="lower right", fontsize=8)
+ax.set_title("cross-channel max pooling over rotated '5' detectors")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# * A **single filter** responds well only near 0°: a "5" on its side (90°, 270°) gets under a
+#   tenth of the peak (0.087). The second hump at 180° (0.802) is the "5" being nearly
+#   point-symmetric, like an "S".
+# * The **maximum over the bank** stays high at every angle, but the notes' "no matter what
+#   orientation … a large response" holds only *at the filters' angles*. Between them the curve
+#   dips: the bank is invariant to the rotations it contains and only approximately to those in
+#   between. With 8 filters (45° apart) the worst angle keeps 74% of the peak (min/max 0.741).
+#   Even at a filter's angle the response can fall short of 1 (0.930 at 45°): filter and input
+#   turned by 45° are interpolated, slightly blurred copies of the "5".
+# * More filters is not automatically better: the notes' 3 filters (worst 0.607) beat 4 (worst
+#   0.483, at 135°, 45° from two of its filters). The 180° hump fills the 3-filter bank's gaps;
+#   the 4-filter bank's worst angles get no such help. How well a bank covers the rotations
+#   depends on the pattern: measure it, do not assume it.
+#
+# ### What the bank is not invariant to, and what invariance costs
+#
+# The bank covers rotations, and only rotations: a mirrored "5" is not a rotated "5". And a
+# detector that accepts a "5" at every angle accepts other shapes at some angle too. For the
+# mirrored "5" and other characters we record the single filter's response to the upright
+# character, and the bank's smallest and largest response over all angles (5° steps).
+
+# %%
+others = {"5 (itself)": five, "5 mirrored": five[:, ::-1].copy()}
+others.update({f"'{c}'": np.pad(glyph_image(c, 15), 3) for c in "2378S"})
+print(f"{'input':>12} {'upright, 1 filter':>18} {'max over 8, all angles: min':>28} {'max':>6}")
+best = {}
+for name, pattern in others.items():
+    turned = np.stack([rotate_image(pattern, a) for a in range(0, 360, 5)])
+    pooled = ref.cross_channel_max(bank_response(turned, 8)[:, :, None, None], 8)[:, 0, 0, 0] / peak
+    best[name] = pooled.max()
+    print(f"{name:>12} {bank_response(pattern[None], 1)[0, 0] / peak:18.3f} {pooled.min():28.3f} {pooled.max():6.3f}")
+worst_five = curves["max over 8 filters"].min()
+print(f"shapes that, at their best angle, beat a '5' at its worst angle ({worst_five:.3f}):",
+      [name for name, value in best.items() if value > worst_five and name != "5 (itself)"])
+
+# %% [markdown]
+# * The mirrored "5" gets at most 0.669 at any angle, less than any rotated "5": the bank is not
+#   invariant to a reflection, a transformation it does not contain.
+# * The "5" row's minimum, 0.758, is higher than the 0.741 of the 1° curve: testing in 5° steps
+#   misses the worst angle (68°). Coarse sampling flatters invariance.
+# * Upright, the single filter ranks the "5" first, though an "S" comes close (0.924). With the
+#   bank, a "5" at its worst angle scores below an "S", an "8" or a "3" at their best: no
+#   threshold on the pooled response separates "a 5 at any angle" from these shapes.
+#
+# Invariance is paid for with selectivity; a trained network balances the two by learning what
+# to pool. (A matched filter this large is a blunt detector; the point is the trade-off, not the
+# detector.)
+#
+# ### Cross-channel pooling is maxout
+#
+# Goodfellow et al. (2013), *Maxout Networks*: a maxout unit computes $k$ linear functions
+# $z_j = w_j^\top x + b_j$ of its input and outputs their maximum, $h(x) = \max_j z_j$. A maxout
+# conv layer is a conv layer with $C \cdot k$ filters followed by `cross_channel_max` with
+# groups of $k$: our rotated bank plus the max is one maxout unit with 8 pieces whose weights
+# happen to be rotated copies. Maxout also contains familiar activations as special cases:
+
+# %%
+z = np.linspace(-2, 2, 5)
+pieces_relu = np.stack([z, np.zeros_like(z)])  # z and the constant 0
+pieces_abs = np.stack([z, -z])
+print("z:                ", z)
+print("max(z, 0) = ReLU: ", ref.cross_channel_max(pieces_relu[None, :, None, :], 2)[0, 0, 0] + 0.0)
+print("max(z, -z) = |z|: ", ref.cross_channel_max(pieces_abs[None, :, None, :], 2)[0, 0, 0] + 0.0)
+
+maxout_layer = nn.Conv2d(1, 3 * 4, 5, padding=2)  # 3 maxout maps with 4 pieces each
+x_demo = torch.randn(2, 1, 12, 12)
+hidden = maxout_layer(x_demo).detach().numpy()
+print("maxout conv layer: conv", tuple(hidden.shape), "-> cross_channel_max(·, 4)",
+      ref.cross_channel_max(hidden, 4).shape)
+
+# %% [markdown]
+# ## 5. Trade-offs
+#
+# ### Pooling throws away position
+#
+# Within a window, max and average pooling do not care *where* a value is. Any rearrangement of
+# the pixels inside each window gives exactly the same pooled output. We shuffle the pixels
+# inside every 7×7 block of a Fashion-MNIST image:
+
+# %%
+def shuffle_within_blocks(image, k, rng):
+    """Permute the pixels inside every k x k block of an (H, W) image (H, W multiples of k)."""
+    H, W = image.shape
+    blocks = image.reshape(H // k, k, W // k, k).transpose(0, 2, 1, 3).reshape(H // k, W // k, k * k)
+    blocks = rng.permuted(blocks, axis=2)
+    return blocks.reshape(H // k, W // k, k, k).transpose(0, 2, 1, 3).reshape(H, W)
+
+
+scrambled = shuffle_within_blocks(boot, 7, rng)
+for name, pool in [("max", ref.max_pool2d), ("average", ref.avg_pool2d)]:
+    a, b = pool(boot[None, None], 7), pool(scrambled[None, None], 7)
+    print(f"7×7 {name} pooling: max |difference of the pooled outputs| = {np.abs(a - b).max():.3f}")
+print(f"the images themselves: mean |difference| = {np.abs(boot - scrambled).mean():.3f} "
+      f"(mean pixel value {boot.mean():.3f})")
+show_images([boot, scrambled, ref.max_pool2d(boot[None, None], 7)[0, 0], ref.max_pool2d(scrambled[None, None], 7)[0, 0]],
+            titles=["boot", "shuffled within 7×7 blocks", "7×7 max pool of boot", "7×7 max pool of shuffled"], size=2.4)
+plt.show()
+
+# %% [markdown]
+# The two images differ everywhere the boot has detail, yet every pooled value agrees. This is
+# the invariance of section 3 seen from the other side: whatever pooling ignores, a later layer
+# cannot recover. Stacking conv layers between pooling layers (lesson 02) lets a network encode
+# *relative* positions in its channels before a pooling step discards the absolute ones.
+#
+# ### Pooling vs strided convolution
+#
+# A stride-$k$ convolution also divides the size by $k$. Average pooling *is* a strided
+# convolution: a per-channel (depthwise, `groups=C`) kernel of constant weights $1/k^2$:
+
+# %%
+k, C = 4, base_maps.shape[1]
+box = torch.full((C, 1, k, k), 1.0 / k**2, dtype=torch.float64)
+as_conv = F.conv2d(torch.tensor(base_maps[:50]), box, stride=k, groups=C).numpy()
+print("avg_pool2d(x, 4) == depthwise conv, 1/16 kernel, stride 4:",
+      np.allclose(ref.avg_pool2d(base_maps[:50], k), as_conv, rtol=1e-12, atol=1e-12))
+
+# %% [markdown]
+# Max pooling is not a convolution of any kernel: a convolution is linear,
+# $\operatorname{conv}(a + b) = \operatorname{conv}(a) + \operatorname{conv}(b)$ and
+# $\operatorname{conv}(-a) = -\operatorname{conv}(a)$, and max pooling is neither:
+
+# %%
+a = np.array([[[[1.0, 0], [0, 0]]]])
+b = np.array([[[[0.0, 1], [0, 0]]]])
+print("maxpool(a + b) =", ref.max_pool2d(a + b, 2).item(), "  maxpool(a) + maxpool(b) =",
+      ref.max_pool2d(a, 2).item() + ref.max_pool2d(b, 2).item())
+print("maxpool(-a) =", ref.max_pool2d(-a, 2).item() + 0.0, "  -maxpool(a) =", -ref.max_pool2d(a, 2).item())
+
+# %% [markdown]
+# How close can a strided convolution come? We fit the best 2×2, stride-2 kernel (4 weights and a
+# bias, least squares) to reproduce 2×2 max pooling of the edge maps of section 3:
+
+# %%
+windows_2x2 = base_maps[:200].reshape(200, 4, 14, 2, 14, 2).transpose(0, 1, 2, 4, 3, 5).reshape(-1, 4)
+targets = windows_2x2.max(axis=1)
+design = np.column_stack([windows_2x2, np.ones(len(windows_2x2))])
+coef, *_ = np.linalg.lstsq(design, targets, rcond=None)
+fit_error = np.linalg.norm(design @ coef - targets) / np.linalg.norm(targets)
+avg_error = np.linalg.norm(windows_2x2.mean(axis=1) - targets) / np.linalg.norm(targets)
+print("best kernel (row by row):", np.round(coef[:4], 3), " bias:", f"{coef[4]:.3f}")
+print(f"relative error of the best linear fit: {fit_error:.3f}; of plain averaging: {avg_error:.3f}")
+
+# %% [markdown]
+# The best linear kernel is a scaled average plus a bias (weights between 0.34 and 0.40) and
+# still misses max pooling by a quarter of its size (relative error 0.258; plain averaging:
+# 0.423). The trade-off, in short:
+#
+# | | pooling | strided convolution |
+# | --- | --- | --- |
+# | weights | none | $C_{\text{in}} C_{\text{out}} k^2$ (+ biases): 16,448 for 64 → 64, $k = 2$ |
+# | what it computes | fixed: max (non-linear) or mean | learned, linear; can learn averaging, cannot learn max |
+# | invariance to small shifts | built in (section 3) | only what it learns; plain subsampling has none |
+# | channels | each channel separately | mixes channels |
+#
+# Springenberg et al. (2015, *Striving for Simplicity: The All Convolutional Net*) replaced
+# every max pooling of a CNN by a strided convolution and lost no accuracy; ResNet uses strided
+# convolutions to downsample and a single global average pooling at the end (lesson 06).
+#
+# ## 6. Explore
+#
+# Shift or rotate the "5" and watch the 8 feature maps of the rotated bank, the same maps
+# after spatial pooling, and the cross-channel maximum. The numbers above the figure say how
+# much each stage changed relative to the untransformed "5". Try: a 1-pixel shift with window 1,
+# then 2, 4, 7; max vs average; rotations by 45° (a filter's angle) and by 20° (between two
+# filters). Note that a rotation turns the cross-channel *map* as well; what stays (nearly) the
+# same is its maximum over positions, the last line.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# The widget's text representation includes model ids that change with every run.
+PoolingExplorer(np.pad(glyph_image("5", 15), 6), bank8)
+
+# %% [markdown]
+# ## Summary, and what the notes get loose
+#
+# The key measurements of this lesson, collected in one cell:
+
+# %%
+print("translation (500 Fashion-MNIST test images, 4 edge maps + ReLU), relative change for shifts of 1 / 2 / 3 px:")
+for method in ("max", "avg"):
+    for k in windows:
+        print(f"  {method} pooling, window {k}: " + " / ".join(f"{change[(method, k, s)]:.3f}" for s in shifts))
+print("  global average pooling:   " + " / ".join(f"{change[('global avg', None, s)]:.3f}" for s in shifts))
+print("rotation (a '5', 1° steps), min/max ratio of the response over all angles:")
+for name, curve in curves.items():
+    print(f"  {name}: {curve.min() / curve.max():.3f}")
+
+# %% [markdown]
+# * Pooling has **no weights** and divides the **number of neurons** by $k^2$ (8×28×28 = 6,272 →
+#   1,568 for 2×2); it reduces weights only in a layer whose size depends on the map (a fully
+#   connected layer: 62,720 → 15,680).
+# * **Spatial pooling and shifts** (figure 8). For 1 / 2 / 3-pixel shifts the edge maps change by
+#   0.688 / 0.985 / 1.046 without pooling; max pooling brings this to 0.494 / 0.785 / 0.941
+#   (window 2), 0.306 / 0.492 / 0.636 (window 4), 0.193 / 0.324 / 0.426 (window 7); average
+#   pooling gives 0.524 / 0.856 / 0.976, 0.319 / 0.546 / 0.720, 0.205 / 0.356 / 0.484. Global
+#   average pooling: 0.032 / 0.048 / 0.069. The notes' "looks more or less the same" is true for
+#   large windows and shifts well below the window size; a 2×2 pooling still changes by half.
+#   Max pooling is *exactly* invariant for many single windows (27.5% / 48.7% / 61.8% of the
+#   nonzero pooled values for windows 2 / 4 / 7 under a 1-pixel shift), for no whole image. A
+#   shift by the window size moves the pooled map by a cell. Subsampling without pooling gives no
+#   robustness.
+# * **Cross-channel pooling and rotations** (figure 9). The response to a rotated "5" keeps a
+#   min/max ratio of 0.087 with one filter, 0.607 with the notes' 3 rotated filters, 0.483 with 4
+#   and 0.741 with 8. The notes' "no matter what orientation … a large response" holds at the
+#   filters' angles and only approximately between them; the bank is not invariant to
+#   transformations it does not contain (a mirrored "5": at most 0.669), and its worst response to
+#   a "5" (0.741) is below its best to an "S", an "8" or a "3": invariance costs selectivity.
+# * Cross-channel max pooling is **maxout** (Goodfellow et al., 2013) over groups of channels.
+# * **Pooling vs strided convolution**: average pooling is a depthwise strided convolution with a
+#   constant kernel; max pooling is non-linear, so no convolution equals it. Pooling discards the
+#   position inside each window: shuffling pixels within 7×7 blocks leaves 7×7 pooling unchanged.
