@@ -1,5 +1,10 @@
-"""Grading with nbgrader itself: the solution earns every point, the untouched
-student notebook none, and a student who rewrites a graded cell gains nothing."""
+"""Grading with nbgrader itself.
+
+Every lesson is released with `nbgrader generate_assignment`, and our release must match it.
+One lesson is also autograded end to end (each autograde executes the whole notebook, so doing
+all of them would cost CI minutes; nbval already runs every solution's graded cells and every
+student notebook's failing ones): the solution earns every point, the untouched student
+notebook none, and a student who rewrites the graded cells gains nothing."""
 
 import os
 import shutil
@@ -11,17 +16,19 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSON = "01_convolution"
+LESSONS = sorted(path.stem for path in (ROOT / "solutions").glob("*.ipynb"))
 sys.path.insert(0, str(ROOT / "scripts"))
 from grading_course import make_course  # noqa: E402
 from release import student_version  # noqa: E402
+
+AUTOGRADED = ["01_convolution"]
+SUBMISSIONS = ("solved", "untouched", "cheater")
 
 
 def nbgrader(course, *args):
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
-                            stdin=subprocess.DEVNULL,
-                            capture_output=True, text=True, timeout=900)
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -34,44 +41,53 @@ def tampered(student_notebook):
     return notebook
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("course"))
-    nbgrader(course, "generate_assignment", LESSON, "--create")
-    released = course / "release" / LESSON / f"{LESSON}.ipynb"
-    submissions = {"solved": ROOT / "solutions" / f"{LESSON}.ipynb", "untouched": released}
-    for student, source in submissions.items():
-        folder = course / "submitted" / student / LESSON
-        folder.mkdir(parents=True)
-        shutil.copy(source, folder / f"{LESSON}.ipynb")
-    folder = course / "submitted" / "cheater" / LESSON
+def submit(course, student, lesson, notebook):
+    folder = course / "submitted" / student / lesson
     folder.mkdir(parents=True)
-    nbformat.write(tampered(released), folder / f"{LESSON}.ipynb")
-    nbgrader(course, "autograde", LESSON, "--create")
+    nbformat.write(notebook, folder / f"{lesson}.ipynb")
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """An nbgrader course with every lesson released, and AUTOGRADED submitted three ways and graded."""
+    course = make_course(tmp_path_factory.mktemp("course"))
+    for lesson in LESSONS:
+        nbgrader(course, "generate_assignment", lesson, "--create")
+    for lesson in AUTOGRADED:
+        released = course / "release" / lesson / f"{lesson}.ipynb"
+        submit(course, "solved", lesson, nbformat.read(ROOT / "solutions" / f"{lesson}.ipynb", as_version=4))
+        submit(course, "untouched", lesson, nbformat.read(released, as_version=4))
+        submit(course, "cheater", lesson, tampered(released))
+        nbgrader(course, "autograde", lesson, "--create")
+    return course
+
+
+def scores(course, lesson):
     from nbgrader.api import Gradebook
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        scores = {s: gradebook.find_submission(LESSON, s) for s in ("solved", "untouched", "cheater")}
-        scores = {s: (sub.score, sub.max_score) for s, sub in scores.items()}
-    return course, released, scores
+        return {student: (gradebook.find_submission(lesson, student).score,
+                          gradebook.find_submission(lesson, student).max_score) for student in SUBMISSIONS}
 
 
-def test_solution_earns_every_point(graded):
-    _, _, scores = graded
-    score, max_score = scores["solved"]
-    assert max_score >= 8 and score == max_score
+@pytest.mark.parametrize("lesson", AUTOGRADED)
+def test_solution_earns_every_point(course, lesson):
+    score, max_score = scores(course, lesson)["solved"]
+    assert max_score >= 7 and score == max_score
 
 
-def test_untouched_student_notebook_earns_nothing(graded):
-    assert graded[2]["untouched"][0] == 0
+@pytest.mark.parametrize("lesson", AUTOGRADED)
+def test_untouched_student_notebook_earns_nothing(course, lesson):
+    assert scores(course, lesson)["untouched"][0] == 0
 
 
-def test_rewriting_graded_cells_earns_nothing(graded):
-    assert graded[2]["cheater"][0] == 0
+@pytest.mark.parametrize("lesson", AUTOGRADED)
+def test_rewriting_graded_cells_earns_nothing(course, lesson):
+    assert scores(course, lesson)["cheater"][0] == 0
 
 
-def test_our_release_matches_nbgrader_generate_assignment(graded):
-    _, released, _ = graded
-    theirs = nbformat.read(released, as_version=4).cells
-    ours = student_version(nbformat.read(ROOT / "solutions" / f"{LESSON}.ipynb", as_version=4)).cells
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_our_release_matches_nbgrader_generate_assignment(course, lesson):
+    theirs = nbformat.read(course / "release" / lesson / f"{lesson}.ipynb", as_version=4).cells
+    ours = student_version(nbformat.read(ROOT / "solutions" / f"{lesson}.ipynb", as_version=4)).cells
     assert [(c.cell_type, c.source, c.metadata.get("nbgrader")) for c in ours] == \
         [(c.cell_type, c.source, c.metadata.get("nbgrader")) for c in theirs]
