@@ -1,8 +1,17 @@
 """Model definitions used across the lessons (PyTorch only, no torchvision)."""
 
+import json
+from pathlib import Path
+
+import torch
 import torch.nn as nn
 
-__all__ = ["alexnet_features", "vgg16_features"]
+__all__ = ["alexnet_features", "vgg16_features", "MLP", "LeNet5", "LeNet5Modern", "SmallCNN",
+           "build_model", "model_names", "pretrained_names", "pretrained_info",
+           "load_pretrained", "load_pretrained_file", "save_pretrained",
+           "PRETRAINED_DIR"]
+
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 
 
 def _channels(count, width):
@@ -44,3 +53,197 @@ def vgg16_features(in_channels=3, width=1.0):
             channels = _channels(count, width)
         blocks.append(nn.Sequential(*layers, nn.MaxPool2d(2, stride=2)))
     return nn.Sequential(*blocks)
+
+
+# --- Fashion-MNIST classifiers (28×28 grey images, 10 classes) -----------------------------
+# Every model below maps float images N×1×28×28 to logits N×10 and splits into
+# ``features`` (the convolutional part) and ``classifier`` (the fully connected part).
+
+class MLP(nn.Module):
+    """Multi-layer perceptron: flatten 784 pixels -> hidden layers (ReLU) -> logits.
+
+    ``hidden`` is one width or a sequence of widths, e.g. ``(256, 128)``; ``dropout`` is
+    applied after every hidden layer. Input N×1×28×28 (any N×...), output N×num_classes.
+    """
+
+    def __init__(self, in_features=784, hidden=256, num_classes=10, dropout=0.0):
+        super().__init__()
+        widths = [hidden] if isinstance(hidden, int) else list(hidden)
+        self.config = {"in_features": in_features, "hidden": hidden if isinstance(hidden, int)
+                       else list(hidden), "num_classes": num_classes, "dropout": dropout}
+        if not widths or min(widths) < 1:
+            raise ValueError(f"hidden must be a positive width or a list of them, got {hidden!r}")
+        layers, previous = [nn.Flatten()], in_features
+        for width in widths:
+            layers += [nn.Linear(previous, width), nn.ReLU()]
+            layers += [nn.Dropout(dropout)] if dropout else []
+            previous = width
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Linear(previous, num_classes)
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 as in LeCun et al. (1998), in its usual adaptation to 28×28 inputs.
+
+    conv 6@5×5 (padding 2 keeps 28×28, as the paper's 32×32 input did) -> tanh -> 2×2 average
+    pool -> conv 16@5×5 -> tanh -> 2×2 average pool -> (16, 5, 5) -> fc 120 -> tanh -> fc 84 ->
+    tanh -> fc num_classes. 61,706 parameters. (The paper's pooling had a trainable scale and
+    bias, its C3 layer a sparse connection table and its output RBF units; the usual modern
+    reading, kept here, is plain average pooling, a full C3 and a linear output.)
+    """
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.config = {"num_classes": num_classes}
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.Tanh(), nn.AvgPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.Tanh(),
+            nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, num_classes),
+        )
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+class LeNet5Modern(nn.Module):
+    """LeNet-5's layout with today's parts: batch norm, ReLU and max pooling.
+
+    conv 6@5×5 (pad 2) -> BN -> ReLU -> 2×2 max pool -> conv 16@5×5 -> BN -> ReLU -> 2×2 max
+    pool -> fc 120 -> ReLU -> fc 84 -> ReLU -> fc num_classes. Same widths as :class:`LeNet5`,
+    so the two differ only in the parts that changed between 1998 and today.
+    """
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.config = {"num_classes": num_classes}
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2, bias=False), nn.BatchNorm2d(6), nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
+            nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, num_classes),
+        )
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+def _conv_bn_relu(in_channels, out_channels):
+    """3×3 conv (padding 1, no bias: BN has one) -> batch norm -> ReLU; keeps H×W."""
+    return [nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
+
+
+class SmallCNN(nn.Module):
+    """The course's best small CNN for Fashion-MNIST: a VGG-style net with batch norm.
+
+    Three blocks of 3×3 convs with ``width``, 2·width, 4·width channels, each block ending in
+    a 2×2 max pool (28 -> 14 -> 7 -> 3), then one linear layer on the flattened
+    4·width×3×3 features: N×1×28×28 -> N×num_classes. ``convs`` gives the number of convs in
+    each block. (Flattening rather than global average pooling keeps where a feature is:
+    a sleeve at the top or a sole at the bottom; it measured better on Fashion-MNIST.)
+    """
+
+    def __init__(self, width=32, convs=(1, 2, 1), num_classes=10, dropout=0.0):
+        super().__init__()
+        if len(convs) != 3 or min(convs) < 1:
+            raise ValueError(f"convs must be three positive counts, got {convs!r}")
+        self.config = {"width": width, "convs": list(convs), "num_classes": num_classes,
+                       "dropout": dropout}
+        layers, channels = [], 1
+        for block, count in enumerate(convs):
+            for _ in range(count):
+                layers += _conv_bn_relu(channels, width * 2 ** block)
+                channels = width * 2 ** block
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels * 3 * 3, num_classes),
+        )
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+# --- registry and shipped checkpoints --------------------------------------------------------
+
+_MODELS = {"mlp": MLP, "lenet": LeNet5, "lenet_modern": LeNet5Modern, "small_cnn": SmallCNN}
+
+
+def model_names():
+    """Names accepted by :func:`build_model` (and ``python -m course_utils.train --model``)."""
+    return sorted(_MODELS)
+
+
+def build_model(name, **kwargs):
+    """A fresh model by name, e.g. ``build_model("small_cnn", width=32)``.
+
+    The keyword arguments go to the model's constructor; ``model.config`` records them.
+    """
+    if name not in _MODELS:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(model_names())}")
+    return _MODELS[name](**kwargs)
+
+
+def _manifest():
+    path = PRETRAINED_DIR / "MANIFEST.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def pretrained_names():
+    """Names of the checkpoints shipped in ``course_utils/pretrained/``."""
+    return sorted(path.stem for path in PRETRAINED_DIR.glob("*.pt"))
+
+
+def pretrained_info(name):
+    """The MANIFEST entry of a shipped checkpoint: test accuracy, command, seconds, date."""
+    _check_pretrained_name(name)
+    return dict(_manifest().get(name, {}))
+
+
+def _check_pretrained_name(name):
+    if name not in pretrained_names():
+        raise ValueError(f"no pretrained checkpoint {name!r}; shipped: "
+                         f"{', '.join(pretrained_names()) or 'none'} (in {PRETRAINED_DIR})")
+
+
+def load_pretrained(name, map_location="cpu"):
+    """A shipped, trained model in eval mode, e.g. ``load_pretrained("small_cnn")``.
+
+    The file holds the model name, its constructor arguments and a state_dict (float16 or
+    float32; converted to the model's float32 here).
+    """
+    _check_pretrained_name(name)
+    return load_pretrained_file(PRETRAINED_DIR / f"{name}.pt", map_location)
+
+
+def load_pretrained_file(path, map_location="cpu"):
+    """Like :func:`load_pretrained`, for a file written by :func:`save_pretrained`."""
+    saved = torch.load(path, map_location=map_location, weights_only=True)
+    model = build_model(saved["model"], **saved["config"])
+    reference = model.state_dict()
+    state = {key: value.to(reference[key].dtype) for key, value in saved["state_dict"].items()}
+    model.load_state_dict(state)
+    return model.to(map_location).eval()
+
+
+def save_pretrained(model, name, path, half=False):
+    """Write ``model`` (made by ``build_model(name, ...)``) in the format of load_pretrained.
+
+    ``half`` stores floating-point tensors as float16 (half the bytes).
+    """
+    state = {key: (value.half() if half and value.is_floating_point() else value)
+             .detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": name, "config": dict(getattr(model, "config", {})),
+                "state_dict": state}, path)
+    return path

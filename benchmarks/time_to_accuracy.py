@@ -1,0 +1,103 @@
+"""Seconds of training until a target test accuracy, with the shipped recipes.
+
+    python benchmarks/time_to_accuracy.py [--only lenet_modern small_cnn]
+
+Each recipe is a command line of ``python -m course_utils.train`` on the full 60k training
+set; the recipes of the shipped checkpoints are read from
+``course_utils/pretrained/MANIFEST.json`` (their ``--save`` dropped), so the benchmark
+measures exactly what produced them. The test accuracy on the 10k test images is
+measured after every epoch; the figure is the training time (evaluation excluded) summed
+up to the first epoch that reaches the target, or "not reached".
+
+Targets: LeNet-class models 90% (goal: within 60 s), the small CNN 93% (as fast as
+possible). Timings depend on the machine and on what else runs on it: they are figures
+to read, not tests.
+"""
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from course_utils.models import PRETRAINED_DIR
+from course_utils.training import describe_device
+
+TARGETS = {"lenet": 0.90, "lenet_modern": 0.90, "small_cnn": 0.93, "mlp": 0.88}
+EXTRA_RECIPES = {  # LeNet-class recipe that is not shipped
+    "lenet_modern": "python -m course_utils.train --model lenet_modern --epochs 8 "
+                    "--batch-size 128 --lr 3e-3 --optimizer adamw --schedule onecycle",
+}
+
+
+def recipes():
+    """name -> command line: the shipped checkpoints' commands, then the extra ones."""
+    manifest_path = PRETRAINED_DIR / "MANIFEST.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    found = {name: entry["command"] for name, entry in sorted(manifest.items())}
+    for name, command in EXTRA_RECIPES.items():
+        found.setdefault(name, command)
+    return found
+
+
+def without_save(argv):
+    """The arguments with ``--save PATH`` removed (the benchmark writes no checkpoint)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--save":
+            skip = True
+        elif not arg.startswith("--save="):
+            out.append(arg)
+    return out
+
+
+def run(command):
+    """Run a recipe; returns the JSON summary of the CLI."""
+    argv = shlex.split(command)
+    assert argv[:3] == ["python", "-m", "course_utils.train"], command
+    args = [sys.executable, "-m", "course_utils.train", *without_save(argv[3:]), "--quiet"]
+    done = subprocess.run(args, capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def seconds_to(target, accuracies, seconds):
+    """(training seconds, epochs) until the first epoch at or above target, or None."""
+    total = 0.0
+    for epoch, (accuracy, spent) in enumerate(zip(accuracies, seconds), start=1):
+        total += spent
+        if accuracy >= target:
+            return total, epoch
+    return None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", default=None, help="recipe names to run")
+    args = parser.parse_args()
+    print(describe_device("cpu"))
+    for name, command in recipes().items():
+        if args.only and name not in args.only:
+            continue
+        summary = run(command)
+        model = summary["model"]
+        target = TARGETS.get(model, 0.9)
+        reached = seconds_to(target, summary["test_accuracy_per_epoch"],
+                             summary["seconds_per_epoch"])
+        curve = " ".join(f"{a:.4f}" for a in summary["test_accuracy_per_epoch"])
+        print(f"{name}: {command}")
+        print(f"  test accuracy per epoch: {curve}")
+        if reached:
+            print(f"  {name}: {target:.0%} test accuracy after {reached[0]:.1f} s of training "
+                  f"(epoch {reached[1]}); final {summary['test_accuracy']:.4f} after "
+                  f"{summary['train_seconds']:.1f} s")
+        else:
+            print(f"  {name}: {target:.0%} not reached; final {summary['test_accuracy']:.4f} "
+                  f"after {summary['train_seconds']:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

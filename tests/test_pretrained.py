@@ -1,0 +1,64 @@
+"""The models of course_utils.models and the checkpoints shipped in course_utils/pretrained/."""
+
+import json
+
+import pytest
+import torch
+
+from course_utils.data import DatasetError, load_fashion_mnist
+from course_utils.models import (
+    PRETRAINED_DIR, LeNet5, build_model, load_pretrained, model_names, pretrained_info,
+    pretrained_names)
+from course_utils.training import evaluate
+
+MANIFEST = json.loads((PRETRAINED_DIR / "MANIFEST.json").read_text())
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_every_model_maps_images_to_ten_logits(name):
+    model = build_model(name)
+    assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    assert build_model(name, **model.config).config == model.config
+
+
+def test_lenet5_is_the_1998_layout():
+    model = LeNet5()
+    assert sum(p.numel() for p in model.parameters()) == 61706
+    kinds = [type(m).__name__ for m in model.features]
+    assert kinds == ["Conv2d", "Tanh", "AvgPool2d", "Conv2d", "Tanh", "AvgPool2d"]
+    assert model.features(torch.zeros(1, 1, 28, 28)).shape == (1, 16, 5, 5)
+
+
+def test_unknown_names_list_the_known_ones():
+    with pytest.raises(ValueError, match="small_cnn"):
+        build_model("resnet")
+    with pytest.raises(ValueError, match=r"no pretrained checkpoint 'vgg'.*lenet"):
+        load_pretrained("vgg")
+
+
+def test_shipped_checkpoints_are_listed_small_and_documented():
+    assert {"lenet", "small_cnn"} <= set(pretrained_names())
+    assert set(pretrained_names()) == set(MANIFEST)
+    assert sum((PRETRAINED_DIR / f"{n}.pt").stat().st_size for n in pretrained_names()) \
+        <= 5 * 2**20
+    for name in pretrained_names():
+        info = pretrained_info(name)
+        assert info["command"].startswith("python -m course_utils.train ")
+        assert info["train_images"] == 60000 and info["test_images"] == 10000
+    assert MANIFEST["small_cnn"]["test_accuracy"] >= 0.93
+
+
+def fashion_mnist_test():
+    try:
+        return load_fashion_mnist("test", download=False)
+    except DatasetError as error:
+        pytest.skip(f"Fashion-MNIST test files are not available: {error}".splitlines()[0])
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_shipped_checkpoint_reproduces_its_accuracy(name):
+    images, labels = fashion_mnist_test()
+    model = load_pretrained(name)
+    assert not model.training
+    accuracy, _ = evaluate(model, images, labels, device="cpu")
+    assert accuracy == pytest.approx(MANIFEST[name]["test_accuracy"], abs=0.0005)

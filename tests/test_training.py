@@ -1,0 +1,314 @@
+"""Tests of course_utils.training: device, augmentation, fit/evaluate, checkpoints, resume."""
+
+import os
+import signal
+
+import pytest
+import torch
+import torch.nn as nn
+
+from course_utils.training import (
+    CheckpointError, Evaluation, History, describe_device, evaluate, fit, load_checkpoint,
+    make_augment, pick_device, random_flip, random_shift, save_checkpoint, steps_per_epoch)
+
+
+# --- a tiny synthetic task: is the bright bar on the left or on the right? ------------------
+
+def bars(n, seed):
+    """Images n×1×8×8 with a noisy bright column at x=1 (class 0) or x=6 (class 1)."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 2, (n,), generator=g)
+    images = 0.3 * torch.rand(n, 1, 8, 8, generator=g)
+    images[labels == 0, 0, :, 1] += 0.7
+    images[labels == 1, 0, :, 6] += 0.7
+    return images, labels
+
+
+class Tiny(nn.Module):
+    """Conv + batch norm + dropout + linear: enough to exercise every state fit keeps."""
+
+    def __init__(self, width=4):
+        super().__init__()
+        self.config = {"width": width}
+        self.net = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width),
+                                 nn.ReLU(), nn.Dropout(0.2), nn.Flatten(),
+                                 nn.Linear(width * 64, 2))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class Other(Tiny):
+    """Another class with the same weights' shapes: still the wrong model for a checkpoint."""
+
+
+TRAIN, TEST = bars(512, 0), bars(256, 1)
+
+
+def make_run(seed=0, epochs=3, batch_size=64):
+    """A fresh model, optimizer and one-cycle scheduler (same every call for a seed)."""
+    torch.manual_seed(seed)
+    model = Tiny()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.01)
+    total = epochs * steps_per_epoch(len(TRAIN[1]), batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.01, total_steps=total)
+    return model, optimizer, scheduler
+
+
+def test_fit_learns_and_records_history():
+    model, optimizer, _ = make_run()
+    history = fit(model, TRAIN, TEST, epochs=3, batch_size=64, optimizer=optimizer,
+                  device="cpu", progress=False)
+    assert isinstance(history, History) and len(history) == 3
+    assert history.epoch == [1, 2, 3]
+    assert history.test_accuracy[-1] > 0.95
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert all(s > 0 for s in history.seconds)
+    assert history.total_seconds == pytest.approx(sum(history.seconds))
+    data = history.to_dict()
+    assert set(data) == {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
+                         "seconds", "lr"}
+    assert History.from_dict(data) == history
+
+
+def test_evaluate_matches_a_manual_count():
+    model, optimizer, _ = make_run()
+    fit(model, TRAIN, None, epochs=1, batch_size=64, optimizer=optimizer, device="cpu",
+        progress=False)
+    model.train()
+    result = evaluate(model, *TEST, batch_size=100, device="cpu")
+    assert isinstance(result, Evaluation)
+    assert model.training  # evaluate restores the mode it found
+    model.eval()
+    with torch.no_grad():
+        logits = model(TEST[0])
+    assert result.accuracy == pytest.approx((logits.argmax(1) == TEST[1]).float().mean().item())
+    assert result.loss == pytest.approx(nn.functional.cross_entropy(logits, TEST[1]).item(),
+                                        rel=1e-5)
+
+
+def test_fit_without_test_data_gives_nan_and_rejects_bad_input():
+    model, optimizer, _ = make_run()
+    history = fit(model, TRAIN, None, epochs=1, batch_size=64, optimizer=optimizer,
+                  device="cpu", progress=False)
+    assert history.test_accuracy[0] != history.test_accuracy[0]  # NaN
+    with pytest.raises(ValueError, match="pair of tensors"):
+        fit(model, TRAIN[0], None, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="N×C×H×W"):
+        fit(model, (TRAIN[0][:, 0], TRAIN[1]), None, epochs=1, progress=False)
+
+
+def test_fit_is_reproducible_for_a_seed():
+    weights = []
+    for _ in range(2):
+        model, optimizer, scheduler = make_run()
+        fit(model, TRAIN, TEST, epochs=2, batch_size=64, optimizer=optimizer,
+            scheduler=scheduler, augment="shift-flip", device="cpu", progress=False, seed=3)
+        weights.append(model.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+# --- augmentation ----------------------------------------------------------------------------
+
+def naive_shift(image, dy, dx):
+    """Reference: out[y, x] = image[y - dy, x - dx], zero outside (one C×H×W image)."""
+    out = torch.zeros_like(image)
+    h, w = image.shape[-2:]
+    for y in range(h):
+        for x in range(w):
+            if 0 <= y - dy < h and 0 <= x - dx < w:
+                out[:, y, x] = image[:, y - dy, x - dx]
+    return out
+
+
+def test_random_shift_matches_the_naive_shift_with_zero_fill():
+    images = torch.rand(16, 2, 7, 9) + 1.0  # no zeros before the shift
+    shifted = random_shift(images, 3, torch.Generator().manual_seed(5))
+    assert shifted.shape == images.shape
+    g = torch.Generator().manual_seed(5)  # the draws random_shift makes: dy for all, then dx
+    dy, dx = torch.randint(-3, 4, (16,), generator=g), torch.randint(-3, 4, (16,), generator=g)
+    for n in range(16):
+        assert torch.equal(shifted[n], naive_shift(images[n], dy[n].item(), dx[n].item()))
+    zeros = (shifted[:, 0] == 0).sum(dim=(1, 2))
+    expected = 7 * 9 - (7 - dy.abs()) * (9 - dx.abs())
+    assert torch.equal(zeros, expected)
+
+
+def test_random_shift_edge_cases():
+    images = torch.rand(4, 1, 5, 5)
+    assert random_shift(images, 0) is images
+    with pytest.raises(ValueError, match="max_shift"):
+        random_shift(images, -1)
+    with pytest.raises(ValueError, match="N×C×H×W"):
+        random_shift(images[0], 1)
+
+
+def test_random_flip():
+    images = torch.rand(8, 3, 4, 5)
+    assert torch.equal(random_flip(images, 1.0), images.flip(-1))
+    assert torch.equal(random_flip(images, 0.0), images)
+    mixed = random_flip(images, 0.5, torch.Generator().manual_seed(0))
+    for original, out in zip(images, mixed):
+        assert torch.equal(out, original) or torch.equal(out, original.flip(-1))
+    with pytest.raises(ValueError, match="p must be"):
+        random_flip(images, 1.5)
+
+
+def test_make_augment():
+    assert make_augment("none") is None
+    images = torch.rand(32, 1, 6, 6)
+    for name in ("shift", "shift-flip"):
+        out = make_augment(name)(images, torch.Generator().manual_seed(0))
+        assert out.shape == images.shape
+    with pytest.raises(ValueError, match="shift-flip"):
+        make_augment("rotate")
+
+
+# --- device ----------------------------------------------------------------------------------
+
+def test_pick_device(monkeypatch):
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device(torch.device("cpu")) == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else (
+        "mps" if torch.backends.mps.is_available() else "cpu")
+    assert pick_device().type == expected
+    assert pick_device("auto").type == expected
+    with pytest.raises(ValueError, match="not a device"):
+        pick_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA"):
+            pick_device("cuda")
+
+
+def test_device_environment_override(monkeypatch):
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert pick_device() == torch.device("cpu")
+    assert pick_device("cpu") == torch.device("cpu")
+    monkeypatch.setenv("COURSE_DEVICE", "nonsense")
+    with pytest.raises(ValueError, match="COURSE_DEVICE"):
+        pick_device()
+    assert describe_device("cpu").startswith("cpu (")
+
+
+# --- checkpoints and resume ------------------------------------------------------------------
+
+class InterruptAt:
+    """Augmentation that interrupts the run at its ``at``-th call (then behaves normally)."""
+
+    def __init__(self, at, how):
+        self.calls, self.at, self.how = 0, at, how
+        self.augment = make_augment("shift-flip")
+
+    def __call__(self, images, generator):
+        self.calls += 1
+        if self.calls == self.at:
+            if self.how == "raise":
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)  # like Ctrl-C or a Jupyter interrupt
+        return self.augment(images, generator)
+
+
+@pytest.mark.parametrize("how", ["raise", "signal"])
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, how):
+    kwargs = dict(epochs=3, batch_size=64, device="cpu", progress=False, seed=1)
+    model, optimizer, scheduler = make_run()
+    reference = fit(model, TRAIN, TEST, optimizer=optimizer, scheduler=scheduler,
+                    augment=make_augment("shift-flip"), **kwargs)
+
+    path = tmp_path / "run.pt"
+    model2, optimizer2, scheduler2 = make_run()
+    with pytest.raises(KeyboardInterrupt):  # 8 steps per epoch: stop in epoch 2
+        fit(model2, TRAIN, TEST, optimizer=optimizer2, scheduler=scheduler2,
+            augment=InterruptAt(11, how), checkpoint_path=path, **kwargs)
+    assert path.is_file()
+    saved = load_checkpoint(path, restore_rng=False)
+    assert saved["epoch"] == 1 and saved["extra"]["step"] == (2 if how == "raise" else 3)
+
+    model3, optimizer3, scheduler3 = make_run(seed=99)  # other initial weights: all restored
+    resumed = fit(model3, TRAIN, TEST, optimizer=optimizer3, scheduler=scheduler3,
+                  augment=make_augment("shift-flip"), checkpoint_path=path, **kwargs)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, model3.state_dict()[key]), key
+    assert resumed.test_accuracy == reference.test_accuracy
+    assert resumed.train_loss == pytest.approx(reference.train_loss, rel=1e-9)
+    assert load_checkpoint(path, restore_rng=False)["epoch"] == 3
+
+
+def test_resume_of_a_finished_run_changes_nothing(tmp_path):
+    path = tmp_path / "run.pt"
+    model, optimizer, _ = make_run()
+    first = fit(model, TRAIN, TEST, epochs=2, batch_size=64, optimizer=optimizer, device="cpu",
+                progress=False, checkpoint_path=path)
+    model2, optimizer2, _ = make_run(seed=5)
+    again = fit(model2, TRAIN, TEST, epochs=2, batch_size=64, optimizer=optimizer2,
+                device="cpu", progress=False, checkpoint_path=path)
+    assert again == first
+    assert all(torch.equal(v, model2.state_dict()[k]) for k, v in model.state_dict().items())
+
+
+def write_checkpoint(path):
+    model, optimizer, scheduler = make_run()
+    save_checkpoint(path, model, optimizer, scheduler, History().to_dict(), epoch=0)
+    return path
+
+
+def test_truncated_checkpoint_raises_a_clear_error(tmp_path):
+    path = write_checkpoint(tmp_path / "run.pt")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    model, optimizer, _ = make_run()
+    with pytest.raises(CheckpointError, match="(?s)not a readable checkpoint.*resume=False"):
+        fit(model, TRAIN, TEST, epochs=1, optimizer=optimizer, device="cpu", progress=False,
+            checkpoint_path=path)
+
+
+def test_random_bytes_raise_a_clear_error(tmp_path):
+    path = tmp_path / "run.pt"
+    path.write_bytes(os.urandom(4096))
+    with pytest.raises(CheckpointError, match="truncated, corrupt"):
+        load_checkpoint(path, Tiny())
+
+
+def test_wrong_model_raises_a_clear_error(tmp_path):
+    path = write_checkpoint(tmp_path / "run.pt")
+    with pytest.raises(CheckpointError, match=r"saved from Tiny\(\*\*\{'width': 4\}\).*Other"):
+        load_checkpoint(path, Other())
+    with pytest.raises(CheckpointError, match=r"width': 8"):
+        load_checkpoint(path, Tiny(width=8))
+
+
+def test_missing_entries_raise_a_clear_error(tmp_path):
+    path = tmp_path / "bare.pt"
+    torch.save(Tiny().state_dict(), path)  # a bare state_dict is not a checkpoint
+    with pytest.raises(CheckpointError, match="lacks the entries"):
+        load_checkpoint(path, Tiny())
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "absent.pt", Tiny())
+
+
+def test_resume_with_other_settings_is_refused(tmp_path):
+    path = tmp_path / "run.pt"
+    model, optimizer, _ = make_run()
+    fit(model, TRAIN, TEST, epochs=1, batch_size=64, optimizer=optimizer, device="cpu",
+        progress=False, checkpoint_path=path)
+    model2, optimizer2, _ = make_run()
+    with pytest.raises(CheckpointError, match="batch_size=64"):
+        fit(model2, TRAIN, TEST, epochs=2, batch_size=32, optimizer=optimizer2, device="cpu",
+            progress=False, checkpoint_path=path)
+    history = fit(model2, TRAIN, TEST, epochs=1, batch_size=32, optimizer=optimizer2,
+                  device="cpu", progress=False, checkpoint_path=path, resume=False)
+    assert len(history) == 1
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    path = write_checkpoint(tmp_path / "run.pt")
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(OSError):
+        write_checkpoint(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run.pt"]
