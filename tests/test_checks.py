@@ -4,18 +4,8 @@ import numpy as np
 import pytest
 
 from course_utils import checks
-from course_utils.checks import CheckFailed
 from course_utils.convolution import conv2d, conv2d_single, conv_matrix, output_size
-
-
-def stub(*args):
-    raise NotImplementedError()
-
-
-def expect_failure(check, fn, words):
-    with pytest.raises(CheckFailed) as error:
-        check(fn)
-    assert words in str(error.value), str(error.value)
+from check_helpers import expect_failure, stub
 
 
 # --- conv2d_single ---

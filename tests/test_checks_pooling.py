@@ -5,16 +5,7 @@ import pytest
 
 from course_utils import checks, pooling
 from course_utils.checks import CheckFailed
-
-
-def stub(*args):
-    raise NotImplementedError()
-
-
-def expect_failure(check, fn, words):
-    with pytest.raises(CheckFailed) as error:
-        check(fn)
-    assert words in str(error.value), str(error.value)
+from check_helpers import expect_failure, stub
 
 
 # --- max_pool2d_single ---

@@ -2,8 +2,9 @@
 
 import pytest
 
-from course_utils.checks import (CheckFailed, check_input_region, check_rf_recurrence,
+from course_utils.checks import (check_input_region, check_rf_recurrence,
                                  check_vgg_stack_rf)
+from check_helpers import expect_failure, stub
 
 
 def rf_recurrence(layers):
@@ -17,16 +18,6 @@ def rf_recurrence(layers):
 def vgg_stack_rf(convs_per_block):
     layers = [layer for n in convs_per_block for layer in [(3, 1, 1)] * n + [(2, 2, 1)]]
     return rf_recurrence(layers)[0]
-
-
-def stub(*args):
-    raise NotImplementedError()
-
-
-def expect(check, fn, words):
-    with pytest.raises(CheckFailed) as error:
-        check(fn)
-    assert words in str(error.value), str(error.value)
 
 
 def test_right_answers_pass(capsys):
@@ -74,7 +65,7 @@ def summed_jump(layers):
     (lambda layers: (rf_recurrence(layers)[0] + 1, rf_recurrence(layers)[1]), "the jump is right"),
 ])
 def test_rf_recurrence_mistakes(wrong, words):
-    expect(check_rf_recurrence, wrong, words)
+    expect_failure(check_rf_recurrence, wrong, words)
 
 
 @pytest.mark.parametrize("wrong,words", [
@@ -86,7 +77,7 @@ def test_rf_recurrence_mistakes(wrong, words):
     (lambda i, r, j, p: [i * j - p, i * j - p + r - 1], "expected"),
 ])
 def test_input_region_mistakes(wrong, words):
-    expect(check_input_region, wrong, words)
+    expect_failure(check_input_region, wrong, words)
 
 
 @pytest.mark.parametrize("wrong,words", [
@@ -99,4 +90,4 @@ def test_input_region_mistakes(wrong, words):
     (lambda blocks: 212, "expected"),
 ])
 def test_vgg_stack_rf_mistakes(wrong, words):
-    expect(check_vgg_stack_rf, wrong, words)
+    expect_failure(check_vgg_stack_rf, wrong, words)
