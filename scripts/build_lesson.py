@@ -19,6 +19,8 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
+from course_utils.kernel_polling import poll_in_slices
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,6 +38,7 @@ def sync(py_path, ipynb_path, source):
 def execute(ipynb_path, timeout):
     notebook = nbformat.read(ipynb_path, as_version=4)
     os.environ.pop("COURSE_QUICK", None)
+    poll_in_slices()
     NotebookClient(notebook, timeout=timeout, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(ipynb_path.parent)}}).execute()
     nbformat.write(notebook, ipynb_path)

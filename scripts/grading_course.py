@@ -20,7 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = '''c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = "cnn-course"
 # The notebooks import course_utils: grade in an environment where it is installed.
-c.ExecutePreprocessor.timeout = 1800
+c.ExecutePreprocessor.timeout = 600
+# Without this, about one autograde run in three stalls on a lost kernel message until the
+# cell timeout (see course_utils/kernel_polling.py).
+from course_utils.kernel_polling import poll_in_slices  # noqa: E402
+poll_in_slices()
 '''
 
 

@@ -28,7 +28,7 @@ SUBMISSIONS = ("solved", "untouched", "cheater")
 def nbgrader(course, *args):
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
-                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=1800)
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
