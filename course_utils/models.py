@@ -6,7 +6,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-__all__ = ["alexnet_features", "vgg16_features", "MLP", "LeNet5", "LeNet5Modern", "SmallCNN",
+__all__ = ["alexnet_features", "vgg16_features", "MLP", "LeNet5", "LeNet5Modern", "LeNetVariant",
+           "lenet_flat_size", "count_parameters", "SmallCNN",
            "build_model", "model_names", "pretrained_names", "pretrained_info",
            "load_pretrained", "load_pretrained_file", "save_pretrained",
            "PRETRAINED_DIR"]
@@ -136,6 +137,61 @@ class LeNet5Modern(nn.Module):
         return self.classifier(self.features(x))
 
 
+_ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+_POOLS = {"avg": nn.AvgPool2d, "max": nn.MaxPool2d}
+
+
+def lenet_flat_size(input_size):
+    """Side of LeNet's last feature map for an input_size×input_size image: 28 -> 5, 224 -> 54."""
+    side = ((input_size // 2) - 4) // 2
+    if side < 1:
+        raise ValueError(f"LeNet needs inputs of at least 12×12 pixels, got {input_size}")
+    return side
+
+
+class LeNetVariant(nn.Module):
+    """LeNet-5's layout with each 1998-vs-today choice as a switch, for ablations.
+
+    ``activation`` "tanh" or "relu", ``pooling`` "avg" or "max", ``batch_norm`` after each conv;
+    ``in_channels`` and ``input_size`` (square) let it take other images, e.g. 3×224×224.
+    Input N×in_channels×input_size×input_size, output N×num_classes. With the defaults it is
+    :class:`LeNet5` (same layers, same state_dict keys); with ("relu", "max", True) it has the
+    layers of :class:`LeNet5Modern`.
+    """
+
+    def __init__(self, activation="tanh", pooling="avg", batch_norm=False, in_channels=1,
+                 input_size=28, num_classes=10):
+        super().__init__()
+        if activation not in _ACTIVATIONS or pooling not in _POOLS:
+            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)} and pooling one "
+                             f"of {sorted(_POOLS)}, got {activation!r} and {pooling!r}")
+        side = lenet_flat_size(input_size)
+        self.config = {"activation": activation, "pooling": pooling, "batch_norm": batch_norm,
+                       "in_channels": in_channels, "input_size": input_size,
+                       "num_classes": num_classes}
+        act, pool = _ACTIVATIONS[activation], _POOLS[pooling]
+
+        def conv(c_in, c_out, **kw):
+            if batch_norm:
+                return [nn.Conv2d(c_in, c_out, 5, bias=False, **kw), nn.BatchNorm2d(c_out)]
+            return [nn.Conv2d(c_in, c_out, 5, **kw)]
+
+        self.features = nn.Sequential(*conv(in_channels, 6, padding=2), act(), pool(2),
+                                      *conv(6, 16), act(), pool(2))
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(16 * side * side, 120), act(),
+            nn.Linear(120, 84), act(), nn.Linear(84, num_classes),
+        )
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+def count_parameters(model):
+    """Number of trainable numbers (weights and biases) in ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 def _conv_bn_relu(in_channels, out_channels):
     """3×3 conv (padding 1, no bias: BN has one) -> batch norm -> ReLU; keeps H×W."""
     return [nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
@@ -175,7 +231,8 @@ class SmallCNN(nn.Module):
 
 # --- registry and shipped checkpoints --------------------------------------------------------
 
-_MODELS = {"mlp": MLP, "lenet": LeNet5, "lenet_modern": LeNet5Modern, "small_cnn": SmallCNN}
+_MODELS = {"mlp": MLP, "lenet": LeNet5, "lenet_modern": LeNet5Modern, "lenet_variant": LeNetVariant,
+           "small_cnn": SmallCNN}
 
 
 def model_names():

@@ -3,7 +3,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["show_images", "show_kernel", "signed_limit"]
+__all__ = ["show_images", "show_kernel", "signed_limit", "plot_histories", "show_confusion"]
 
 
 def _to_2d(image):
@@ -68,3 +68,42 @@ def show_kernel(kernel, ax=None, title=None):
     if title:
         ax.set_title(title, fontsize=9)
     return ax
+
+
+def plot_histories(histories, metrics=("train_loss", "test_accuracy"), axes=None):
+    """Learning curves of several runs side by side, one panel per metric; returns the figure.
+
+    histories: {label: History} (from ``training.fit``); metrics: History fields per epoch.
+    """
+    if axes is None:
+        fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.3))
+    axes = np.atleast_1d(axes)
+    for ax, metric in zip(axes, metrics):
+        for label, history in histories.items():
+            ax.plot(history.epoch, getattr(history, metric), marker="o", markersize=3, label=label)
+        ax.set_xlabel("epoch")
+        ax.set_title(metric.replace("_", " "))
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    axes[0].figure.tight_layout()
+    return axes[0].figure
+
+
+def show_confusion(matrix, class_names, ax=None, title=None):
+    """Draw a confusion matrix (rows: true class, columns: predicted) with per-row percentages."""
+    matrix = np.asarray(matrix, dtype=float)
+    percent = 100 * matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 5.6))
+    ax.imshow(percent, cmap="Blues", vmin=0, vmax=100)
+    for (row, col), value in np.ndenumerate(percent):
+        if value >= 0.5:
+            ax.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=7,
+                    color="white" if value > 60 else "black")
+    ax.set_xticks(range(len(class_names)), class_names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(class_names)), class_names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true class")
+    ax.set_title(title or "confusion matrix (% of each true class)")
+    ax.figure.tight_layout()
+    return ax.figure

@@ -7,7 +7,7 @@ import torch
 
 from course_utils.data import DatasetError, load_fashion_mnist
 from course_utils.models import (
-    PRETRAINED_DIR, LeNet5, build_model, load_pretrained, model_names, pretrained_info,
+    PRETRAINED_DIR, LeNet5, LeNet5Modern, LeNetVariant, build_model, count_parameters, load_pretrained, model_names, pretrained_info,
     pretrained_names)
 from course_utils.training import evaluate
 
@@ -27,6 +27,34 @@ def test_lenet5_is_the_1998_layout():
     kinds = [type(m).__name__ for m in model.features]
     assert kinds == ["Conv2d", "Tanh", "AvgPool2d", "Conv2d", "Tanh", "AvgPool2d"]
     assert model.features(torch.zeros(1, 1, 28, 28)).shape == (1, 16, 5, 5)
+
+
+def test_lenet_variant_defaults_are_lenet5_and_load_its_weights():
+    original = load_pretrained("lenet")
+    variant = LeNetVariant()
+    variant.load_state_dict(original.state_dict())
+    images = torch.rand(4, 1, 28, 28)
+    assert torch.allclose(variant.eval()(images), original(images), atol=1e-6)
+
+
+def test_lenet_variant_with_todays_parts_has_lenet5_modern_layers():
+    variant, modern = LeNetVariant("relu", "max", batch_norm=True), LeNet5Modern()
+    kinds = [[type(m).__name__ for m in model.modules()][1:] for model in (variant, modern)]
+    assert kinds[0] == kinds[1]
+    assert {k: v.shape for k, v in variant.state_dict().items()} == \
+        {k: v.shape for k, v in modern.state_dict().items()}
+
+
+def test_lenet_variant_other_input_sizes():
+    model = LeNetVariant(in_channels=3, input_size=224)
+    assert model(torch.rand(1, 3, 224, 224)).shape == (1, 10)
+    # fc1 sees 16 maps of 54×54: 46,656 inputs × 120 + 120.
+    assert count_parameters(model) == count_parameters(LeNet5()) - (400 * 120) + 16 * 54 * 54 * 120 \
+        + (3 - 1) * 6 * 25
+    with pytest.raises(ValueError, match="at least 12"):
+        LeNetVariant(input_size=10)
+    with pytest.raises(ValueError, match="activation"):
+        LeNetVariant(activation="sigmoid")
 
 
 def test_unknown_names_list_the_known_ones():

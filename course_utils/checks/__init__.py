@@ -12,6 +12,7 @@ from .backprop import (check_conv_backward_dw, check_conv_backward_dx, check_max
                        check_softmax_cross_entropy_grad)
 from .convolution import check_conv2d_single, check_conv_matrix, check_output_size
 from .pooling import check_avg_pool2d, check_cross_channel_max, check_max_pool2d_single
+from .training import check_accuracy_under_shift, check_mlp_parameter_count, check_train_step
 from .receptive_field import check_input_region, check_rf_recurrence, check_vgg_stack_rf
 
 __all__ = ["CheckFailed", "check_conv2d_single", "check_output_size", "check_conv_matrix",
@@ -19,3 +20,4 @@ __all__ = ["CheckFailed", "check_conv2d_single", "check_output_size", "check_con
 __all__ += ["check_max_pool2d_single", "check_avg_pool2d", "check_cross_channel_max"]
 __all__ += ["check_conv_backward_dw", "check_conv_backward_dx", "check_max_pool_backward",
             "check_softmax_cross_entropy_grad"]
+__all__ += ["check_mlp_parameter_count", "check_train_step", "check_accuracy_under_shift"]
