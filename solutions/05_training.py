@@ -181,7 +181,8 @@ assert all(isinstance(v, float) for v in _losses) and _losses[-1] < _losses[0]
 train_x, train_y = load_fashion_mnist("train")
 test_x, test_y = load_fashion_mnist("test")
 print("train", tuple(train_x.shape), "test", tuple(test_x.shape))
-show_images([train_x[int((train_y == c).nonzero()[0])] for c in range(10)], titles=CLASS_NAMES, ncols=10, size=1.2);
+show_images([train_x[int((train_y == c).nonzero()[0])] for c in range(10)], titles=CLASS_NAMES, ncols=10, size=1.2)
+plt.show()
 
 # %%
 TRAIN_SIZE = quick_or_full(5_000, 60_000)
@@ -207,7 +208,8 @@ for name, h in histories.items():
           f"{np.mean(h.seconds):7.1f}")
 
 # %%
-plot_histories(histories, metrics=("train_loss", "train_accuracy", "test_accuracy"));
+plot_histories(histories, metrics=("train_loss", "train_accuracy", "test_accuracy"))
+plt.show()
 
 # %% [markdown]
 # (The train accuracy is averaged over each epoch while the weights change, so early on it
@@ -227,7 +229,8 @@ plot_histories(histories, metrics=("train_loss", "train_accuracy", "test_accurac
 # %%
 lenet_predictions = predict(models["LeNet-5"], test_x)
 matrix = confusion_matrix(lenet_predictions.numpy(), test_y.numpy())
-show_confusion(matrix, CLASS_NAMES, title="LeNet-5 on the test set (% of each true class)");
+show_confusion(matrix, CLASS_NAMES, title="LeNet-5 on the test set (% of each true class)")
+plt.show()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -243,7 +246,8 @@ print("per-class accuracy:", ", ".join(f"{CLASS_NAMES[c]} {matrix[c, c] / matrix
 # %%
 wrong = (lenet_predictions != test_y).nonzero().flatten()[:12]
 show_images(test_x[wrong], titles=[f"{CLASS_NAMES[int(test_y[i])]}\n→ {CLASS_NAMES[int(lenet_predictions[i])]}" for i in wrong],
-            ncols=6, size=1.6, suptitle="LeNet-5's first 12 mistakes: true → predicted");
+            ncols=6, size=1.6, suptitle="LeNet-5's first 12 mistakes: true → predicted")
+plt.show()
 
 # %% [markdown]
 # Most mistakes are between the upper-body garments (shirt, T-shirt/top, pullover, coat), which
@@ -310,6 +314,7 @@ ax.set_xlabel("accuracy (one marker per run)")
 ax.set_title("train vs test accuracy across runs on different subsets")
 ax.legend()
 fig.tight_layout()
+plt.show()
 
 # %% [markdown]
 # Read the stored run's table. The MLP fits its 6,000 training images better (90.2% against
@@ -344,7 +349,8 @@ fig.tight_layout()
 # %%
 print("moves of 1 pixel:", shift_directions(1))
 show_images([shift_image(test_x[0, 0], dy, dx) for dy, dx in [(0, 0), (4, 0), (0, -4), (4, 4)]],
-            titles=["original", "4 px down", "4 px left", "4 px down-right"], size=1.8);
+            titles=["original", "4 px down", "4 px left", "4 px down-right"], size=1.8)
+plt.show()
 
 # %% nbgrader={"grade": false, "grade_id": "accuracy_under_shift", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def accuracy_under_shift(model, images, labels, shift):
@@ -405,6 +411,7 @@ ax.set_xticks(range(5))
 ax.grid(alpha=0.3)
 ax.legend()
 fig.tight_layout()
+plt.show()
 
 # %% [markdown]
 # In the stored run both models trained on centred images lose accuracy fast when the images move,
@@ -448,7 +455,8 @@ for name, h in ablation.items():
     print(f"{name:24s} {h.test_accuracy[0]:13.2%} {h.test_accuracy[-1]:14.2%} {np.mean(h.seconds):8.1f}")
 
 # %%
-plot_histories(ablation, metrics=("train_loss", "test_accuracy"));
+plot_histories(ablation, metrics=("train_loss", "test_accuracy"))
+plt.show()
 
 # %% [markdown]
 # In the stored run (one seed each; the variance study above puts run-to-run differences at a few
