@@ -156,9 +156,12 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     info = distributed.setup(args.device)
     try:
-        return _train(args, argv, info)
-    finally:
-        distributed.cleanup()
+        status = _train(args, argv, info)
+    except BaseException:
+        distributed.cleanup(wait_for_peers=False)
+        raise
+    distributed.cleanup()
+    return status
 
 
 def _train(args, argv, info):

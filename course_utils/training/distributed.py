@@ -75,9 +75,17 @@ def setup(device=None, timeout_s=300):
     return DistInfo(global_rank, local_rank, size, where, backend)
 
 
-def cleanup():
-    """Leave the process group (safe to call when there is none)."""
+def cleanup(wait_for_peers=True):
+    """Leave the process group (safe to call when there is none).
+
+    With ``wait_for_peers`` every rank first waits at a barrier: a rank that tore down its
+    group while another was still using the connection was killed by gloo ("terminate called
+    without an active exception", 3 runs in 38). Pass False on an error path, where a
+    peer may never arrive.
+    """
     if dist.is_available() and dist.is_initialized():
+        if wait_for_peers:
+            dist.barrier()
         dist.destroy_process_group()
 
 
