@@ -2,6 +2,7 @@
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["show_images", "show_kernel", "signed_limit", "plot_histories", "show_confusion"]
 
@@ -82,6 +83,7 @@ def plot_histories(histories, metrics=("train_loss", "test_accuracy"), axes=None
         for label, history in histories.items():
             ax.plot(history.epoch, getattr(history, metric), marker="o", markersize=3, label=label)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(metric.replace("_", " "))
         ax.grid(alpha=0.3)
     axes[0].legend()
