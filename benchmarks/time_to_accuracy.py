@@ -2,7 +2,7 @@
 
     python benchmarks/time_to_accuracy.py [--only lenet_modern small_cnn]
 
-Each recipe is a command line of ``python -m course_utils.train`` on the full 60k training
+Each recipe is a command line of ``python -m course_utils.training`` on the full 60k training
 set; the recipes of the shipped checkpoints are read from
 ``course_utils/pretrained/MANIFEST.json`` (their ``--save`` dropped), so the benchmark
 measures exactly what produced them. The test accuracy on the 10k test images is
@@ -21,21 +21,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from course_utils.models import PRETRAINED_DIR
+from course_utils.pretrained import read_manifest
 from course_utils.training import describe_device
 
 TARGETS = {"lenet": 0.90, "lenet_modern": 0.90, "small_cnn": 0.93, "mlp": 0.88}
 EXTRA_RECIPES = {  # LeNet-class recipe that is not shipped
-    "lenet_modern": "python -m course_utils.train --model lenet_modern --epochs 8 "
+    "lenet_modern": "python -m course_utils.training --model lenet_modern --epochs 8 "
                     "--batch-size 128 --lr 3e-3 --optimizer adamw --schedule onecycle",
 }
 
 
 def recipes():
     """name -> command line: the shipped checkpoints' commands, then the extra ones."""
-    manifest_path = PRETRAINED_DIR / "MANIFEST.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    found = {name: entry["command"] for name, entry in sorted(manifest.items())}
+    found = {name: entry["command"] for name, entry in sorted(read_manifest().items())}
     for name, command in EXTRA_RECIPES.items():
         found.setdefault(name, command)
     return found
@@ -57,8 +55,8 @@ def without_save(argv):
 def run(command):
     """Run a recipe; returns the JSON summary of the CLI."""
     argv = shlex.split(command)
-    assert argv[:3] == ["python", "-m", "course_utils.train"], command
-    args = [sys.executable, "-m", "course_utils.train", *without_save(argv[3:]), "--quiet"]
+    assert argv[:3] == ["python", "-m", "course_utils.training"], command
+    args = [sys.executable, "-m", "course_utils.training", *without_save(argv[3:]), "--quiet"]
     done = subprocess.run(args, capture_output=True, text=True, check=True,
                           cwd=Path(__file__).resolve().parents[1])
     return json.loads(done.stdout.strip().splitlines()[-1])

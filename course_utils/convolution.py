@@ -12,10 +12,24 @@ Layout conventions (the same as PyTorch):
 "Convolution" in deep learning is cross-correlation: the filter is *not*
 flipped. ``conv1d_flip_and_dot`` and ``conv1d_translate_and_scale`` compute the
 signal-processing convolution (with the flip) for comparison.
+
+Two versions of the layer teach the same arithmetic: ``conv2d_naive`` loops over
+the outputs; ``conv2d`` copies every window into a column (``im2col``) and does
+one matrix product. The shared shape checks live in ``course_utils.geometry``.
 """
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from .geometry import (
+    as_pair,
+    check_channels,
+    check_ndim,
+    conv_output_shape,
+    output_hw,
+    output_size,
+    validate_conv_inputs,
+)
 
 __all__ = [
     "output_size",
@@ -26,42 +40,14 @@ __all__ = [
     "conv2d_single",
     "conv2d_naive",
     "conv2d",
+    "im2col",
     "conv_matrix",
 ]
 
 
-def _pair(value, name):
-    """Turn an int or a 2-tuple into a (height, width) pair of ints."""
-    if isinstance(value, (int, np.integer)):
-        return int(value), int(value)
-    if isinstance(value, (tuple, list)) and len(value) == 2:
-        return int(value[0]), int(value[1])
-    raise ValueError(f"{name} must be an int or a pair (height, width), got {value!r}")
-
-
-def output_size(n, kernel_size, padding=0, stride=1):
-    """Number of positions a kernel takes along one axis: floor((n + 2p - k) / s) + 1.
-
-    ``n`` is the input length, ``kernel_size`` the kernel length, ``padding``
-    the zeros added on *each* side, ``stride`` the step between positions.
-    """
-    if stride < 1:
-        raise ValueError(f"stride must be at least 1, got {stride}")
-    if padding < 0:
-        raise ValueError(f"padding cannot be negative, got {padding}")
-    if kernel_size < 1:
-        raise ValueError(f"kernel_size must be at least 1, got {kernel_size}")
-    if kernel_size > n + 2 * padding:
-        raise ValueError(
-            f"kernel of size {kernel_size} does not fit in an input of size {n} "
-            f"with padding {padding} (padded size {n + 2 * padding}): "
-            "use a smaller kernel or more padding")
-    return (n + 2 * padding - kernel_size) // stride + 1
-
-
 def pad2d(x, padding):
     """Zero-pad the last two axes of ``x`` (..., H, W) -> (..., H + 2ph, W + 2pw)."""
-    ph, pw = _pair(padding, "padding")
+    ph, pw = as_pair(padding, "padding")
     if ph < 0 or pw < 0:
         raise ValueError(f"padding cannot be negative, got {padding!r}")
     widths = [(0, 0)] * (x.ndim - 2) + [(ph, ph), (pw, pw)]
@@ -110,7 +96,7 @@ def conv2d_single(image, kernel):
     returns: (H - kh + 1, W - kw + 1)
     """
     image, kernel = _as_chw(image, "image"), _as_chw(kernel, "kernel")
-    _check_channels(image.shape[0], kernel.shape[0])
+    check_channels(image.shape[0], kernel.shape[0])
     C, H, W = image.shape
     _, kh, kw = kernel.shape
     out = np.zeros((output_size(H, kh), output_size(W, kw)))
@@ -128,9 +114,9 @@ def conv2d_naive(x, w, b=None, stride=1, padding=0):
 
     x: (N, C, H, W), w: (F, C, kh, kw), b: (F,) or None -> (N, F, H_out, W_out)
     """
-    x, w, b = _validate_layer_inputs(x, w, b)
-    (sh, sw), xp = _pair(stride, "stride"), pad2d(x, padding)
-    N, F, Ho, Wo = _layer_output_shape(x, w, stride, padding)
+    x, w, b = validate_conv_inputs(x, w, b)
+    (sh, sw), xp = as_pair(stride, "stride"), pad2d(x, padding)
+    N, F, Ho, Wo = conv_output_shape(x.shape, w.shape, stride, padding)
     kh, kw = w.shape[2:]
     out = np.zeros((N, F, Ho, Wo), dtype=np.result_type(x, w))
     for n in range(N):
@@ -143,18 +129,44 @@ def conv2d_naive(x, w, b=None, stride=1, padding=0):
 
 
 def conv2d(x, w, b=None, stride=1, padding=0):
-    """Convolution layer forward pass, vectorized with a sliding-window view.
+    """Convolution layer forward pass, vectorized: im2col, then one matrix product.
+
+    Column (i*W_out + j)*N + n of ``im2col(x, ...)`` holds window (i, j) of padded image n,
+    row f of ``w.reshape(F, -1)`` holds filter f, both flattened in the order (c, a, b):
+    out[n, f, i, j] is the dot product of that row and that column.
 
     x: (N, C, H, W), w: (F, C, kh, kw), b: (F,) or None -> (N, F, H_out, W_out)
     """
-    x, w, b = _validate_layer_inputs(x, w, b)
-    sh, sw = _pair(stride, "stride")
-    _layer_output_shape(x, w, stride, padding)  # validates sizes with a clear message
-    kh, kw = w.shape[2:]
-    windows = sliding_window_view(pad2d(x, padding), (kh, kw), axis=(2, 3))
-    windows = windows[:, :, ::sh, ::sw]  # (N, C, H_out, W_out, kh, kw)
-    out = np.einsum("nchwij,fcij->nfhw", windows, w, optimize=True)
-    return out + b[None, :, None, None]
+    x, w, b = validate_conv_inputs(x, w, b)
+    N, F, Ho, Wo = conv_output_shape(x.shape, w.shape, stride, padding)
+    cols = im2col(x, w.shape[2:], stride, padding)  # (C*kh*kw, H_out*W_out*N)
+    out = (w.reshape(F, -1) @ cols).reshape(F, Ho, Wo, N)  # batch last, as in the columns
+    result = np.empty((N, F, Ho, Wo), dtype=np.result_type(out, b))
+    np.add(out.transpose(3, 0, 1, 2), b[:, None, None], out=result)  # bias, and back to NCHW
+    return result
+
+
+def im2col(x, kernel_size, stride=1, padding=0):
+    """Every window of the zero-padded input as one column of a matrix.
+
+    x: (N, C, H, W); kernel_size, stride, padding: int or (height, width)
+    -> cols: (C*kh*kw, H_out*W_out*N) with
+    cols[(c*kh + a)*kw + b, (i*W_out + j)*N + n] = xpad[n, c, i*sh + a, j*sw + b]
+
+    The batch index varies fastest along a row: the input is copied batch last,
+    (C, H, W, N), so a window slice copies rows of W_out*N contiguous numbers
+    instead of rows of W_out, which saves numpy's per-row overhead.
+    """
+    x = check_ndim(x, 4, "x", "(N, C, H, W)")
+    (kh, kw), (sh, sw), (ph, pw) = (as_pair(kernel_size, "kernel_size"), as_pair(stride, "stride"),
+                                    as_pair(padding, "padding"))
+    output_hw(x.shape[2:], (kh, kw), stride, padding)  # a clear error if the kernel does not fit
+    N, C, H, W = x.shape
+    xp = np.zeros((C, H + 2 * ph, W + 2 * pw, N), dtype=x.dtype)  # padded, batch last
+    xp[:, ph:ph + H, pw:pw + W] = x.transpose(1, 2, 3, 0)
+    # every window as a view, (C, Ho, Wo, N, kh, kw); then one copy into rows (c, a, b)
+    windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+    return windows.transpose(0, 4, 5, 1, 2, 3).reshape(C * kh * kw, -1)
 
 
 def conv_matrix(kernel, input_shape, stride=1, padding=0):
@@ -170,7 +182,7 @@ def conv_matrix(kernel, input_shape, stride=1, padding=0):
     if kernel.ndim != 2:
         raise ValueError(f"kernel must be 2-D (kh, kw), got shape {kernel.shape}")
     H, W = input_shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel.shape, _pair(stride, "stride"), _pair(padding, "padding")
+    (kh, kw), (sh, sw), (ph, pw) = kernel.shape, as_pair(stride, "stride"), as_pair(padding, "padding")
     Ho, Wo = output_size(H, kh, ph, sh), output_size(W, kw, pw, sw)
     M = np.zeros((Ho * Wo, H * W))
     for i in range(Ho):
@@ -190,31 +202,3 @@ def _as_chw(array, name):
     if array.ndim == 3:
         return array
     raise ValueError(f"{name} must have shape (C, H, W) or (H, W), got {array.shape}")
-
-
-def _check_channels(image_channels, kernel_channels):
-    if image_channels != kernel_channels:
-        raise ValueError(
-            f"the image has {image_channels} channels but the filter has {kernel_channels}: "
-            "a filter must span every input channel")
-
-
-def _validate_layer_inputs(x, w, b):
-    x, w = np.asarray(x), np.asarray(w)
-    if x.ndim != 4:
-        raise ValueError(f"x must have shape (N, C, H, W), got {x.ndim} dimensions {x.shape}; "
-                         "for a single image use x[None]")
-    if w.ndim != 4:
-        raise ValueError(f"w must have shape (F, C, kh, kw), got {w.ndim} dimensions {w.shape}")
-    _check_channels(x.shape[1], w.shape[1])
-    b = np.zeros(w.shape[0], dtype=w.dtype) if b is None else np.asarray(b)
-    if b.shape != (w.shape[0],):
-        raise ValueError(f"b must have shape ({w.shape[0]},), one bias per filter, got {b.shape}")
-    return x, w, b
-
-
-def _layer_output_shape(x, w, stride, padding):
-    (sh, sw), (ph, pw) = _pair(stride, "stride"), _pair(padding, "padding")
-    Ho = output_size(x.shape[2], w.shape[2], ph, sh)
-    Wo = output_size(x.shape[3], w.shape[3], pw, sw)
-    return x.shape[0], w.shape[0], Ho, Wo

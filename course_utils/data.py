@@ -11,7 +11,6 @@ import gzip
 import hashlib
 import os
 import struct
-import tempfile
 import urllib.request
 import zlib
 from http.client import HTTPException
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from .files import atomic_write
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -128,29 +129,19 @@ def _download(split, names, root):
             continue
         url = MIRROR.rstrip("/") + f"/{name}.gz"
         try:
-            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
-                payload = response.read()
-            _decompress_and_verify(payload, name, source=url)
-            target.mkdir(parents=True, exist_ok=True)
-            _write_atomically(target / f"{name}.gz", lambda f: f.write(payload))
+            _download_file(url, name, target / f"{name}.gz")
         except (OSError, ValueError, HTTPException, DatasetError) as error:
             raise DatasetError(_missing_message(
                 split, root, f"Could not download {url}: {error}\n")) from error
     return target
 
 
-def _write_atomically(path, write):
-    """Call ``write(file)`` on a temporary file, then rename it to ``path``."""
-    # A crash mid-write must never leave a half file under the final name.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a shared root= should stay readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _download_file(url, name, path):
+    """Fetch ``url``, check that it holds the file ``name`` and write it to ``path``."""
+    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
+        payload = response.read()
+    _decompress_and_verify(payload, name, source=url)
+    atomic_write(path, lambda f: f.write(payload))
 
 
 def _decompress_and_verify(payload, name, source):
@@ -214,8 +205,7 @@ def _load_disk_cache(path, name, kind):
 def _save_disk_cache(path, array):
     """Store a verified array as .npy so later processes skip gunzip and parsing."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(path, lambda f: np.save(f, array))
+        atomic_write(path, lambda f: np.save(f, array))
     except OSError:
         pass  # a read-only cache only costs speed, never the load
 

@@ -1,18 +1,13 @@
-"""Model definitions used across the lessons (PyTorch only, no torchvision)."""
+"""Model definitions used across the lessons (PyTorch only, no torchvision).
 
-import json
-from pathlib import Path
+Architectures, :func:`build_model` (a model by name) and :func:`count_parameters`. The trained
+models shipped with the course are loaded with :mod:`course_utils.pretrained`.
+"""
 
-import torch
 import torch.nn as nn
 
 __all__ = ["alexnet_features", "vgg16_features", "MLP", "LeNet5", "LeNet5Modern", "LeNetVariant",
-           "lenet_flat_size", "count_parameters", "SmallCNN",
-           "build_model", "model_names", "pretrained_names", "pretrained_info",
-           "load_pretrained", "load_pretrained_file", "save_pretrained",
-           "PRETRAINED_DIR"]
-
-PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+           "lenet_flat_size", "count_parameters", "SmallCNN", "build_model", "model_names"]
 
 
 def _channels(count, width):
@@ -229,14 +224,14 @@ class SmallCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-# --- registry and shipped checkpoints --------------------------------------------------------
+# --- registry --------------------------------------------------------------------------------
 
 _MODELS = {"mlp": MLP, "lenet": LeNet5, "lenet_modern": LeNet5Modern, "lenet_variant": LeNetVariant,
            "small_cnn": SmallCNN}
 
 
 def model_names():
-    """Names accepted by :func:`build_model` (and ``python -m course_utils.train --model``)."""
+    """Names accepted by :func:`build_model` (and ``python -m course_utils.training --model``)."""
     return sorted(_MODELS)
 
 
@@ -248,59 +243,3 @@ def build_model(name, **kwargs):
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {', '.join(model_names())}")
     return _MODELS[name](**kwargs)
-
-
-def _manifest():
-    path = PRETRAINED_DIR / "MANIFEST.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def pretrained_names():
-    """Names of the checkpoints shipped in ``course_utils/pretrained/``."""
-    return sorted(path.stem for path in PRETRAINED_DIR.glob("*.pt"))
-
-
-def pretrained_info(name):
-    """The MANIFEST entry of a shipped checkpoint: test accuracy, command, seconds, date."""
-    _check_pretrained_name(name)
-    return dict(_manifest().get(name, {}))
-
-
-def _check_pretrained_name(name):
-    if name not in pretrained_names():
-        raise ValueError(f"no pretrained checkpoint {name!r}; shipped: "
-                         f"{', '.join(pretrained_names()) or 'none'} (in {PRETRAINED_DIR})")
-
-
-def load_pretrained(name, map_location="cpu"):
-    """A shipped, trained model in eval mode, e.g. ``load_pretrained("small_cnn")``.
-
-    The file holds the model name, its constructor arguments and a state_dict (float16 or
-    float32; converted to the model's float32 here).
-    """
-    _check_pretrained_name(name)
-    return load_pretrained_file(PRETRAINED_DIR / f"{name}.pt", map_location)
-
-
-def load_pretrained_file(path, map_location="cpu"):
-    """Like :func:`load_pretrained`, for a file written by :func:`save_pretrained`."""
-    saved = torch.load(path, map_location=map_location, weights_only=True)
-    model = build_model(saved["model"], **saved["config"])
-    reference = model.state_dict()
-    state = {key: value.to(reference[key].dtype) for key, value in saved["state_dict"].items()}
-    model.load_state_dict(state)
-    return model.to(map_location).eval()
-
-
-def save_pretrained(model, name, path, half=False):
-    """Write ``model`` (made by ``build_model(name, ...)``) in the format of load_pretrained.
-
-    ``half`` stores floating-point tensors as float16 (half the bytes).
-    """
-    state = {key: (value.half() if half and value.is_floating_point() else value)
-             .detach().cpu().contiguous() for key, value in model.state_dict().items()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": name, "config": dict(getattr(model, "config", {})),
-                "state_dict": state}, path)
-    return path

@@ -13,12 +13,14 @@ Layout conventions (the same as PyTorch and ``course_utils.convolution``):
   at every position (maxout): ``(N, C, H, W) -> (N, C // group_size, H, W)``.
 
 Pooling has no weights: every function here is a fixed function of its input.
+The checks of the arguments and the sliding-window view of every window
+(``pool_windows``) are shared with ``course_utils.numpy_cnn`` through
+``course_utils.geometry``.
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from .convolution import _pair, output_size
+from .geometry import check_ndim, output_size, pool_windows, validate_pool_inputs
 
 __all__ = [
     "pool_output_size",
@@ -41,27 +43,8 @@ def pool_output_size(n, kernel_size, stride=None):
     return output_size(n, kernel_size, 0, kernel_size if stride is None else stride)
 
 
-def _validate(x, kernel_size, stride):
-    """Check a pooling call; returns x as an array, (kh, kw), (sh, sw), (H_out, W_out)."""
-    x = np.asarray(x)
-    if x.ndim != 4:
-        raise ValueError(f"x must have shape (N, C, H, W), got {x.ndim} dimensions {x.shape}; "
-                         "for a single (H, W) map use x[None, None]")
-    kh, kw = _pair(kernel_size, "kernel_size")
-    sh, sw = (kh, kw) if stride is None else _pair(stride, "stride")
-    if kh < 1 or kw < 1:
-        raise ValueError(f"kernel_size must be at least 1, got {kernel_size!r}")
-    if sh < 1 or sw < 1:
-        raise ValueError(f"stride must be at least 1, got {stride!r}")
-    H, W = x.shape[2:]
-    if kh > H or kw > W:
-        raise ValueError(f"the pooling window ({kh}, {kw}) is larger than the input ({H}, {W}): "
-                         "use a smaller window, or global pooling")
-    return x, (kh, kw), (sh, sw), (pool_output_size(H, kh, sh), pool_output_size(W, kw, sw))
-
-
 def _pool_naive(x, kernel_size, stride, reduce):
-    x, (kh, kw), (sh, sw), (Ho, Wo) = _validate(x, kernel_size, stride)
+    x, (kh, kw), (sh, sw), (Ho, Wo) = validate_pool_inputs(x, kernel_size, stride)
     N, C = x.shape[:2]
     out = np.zeros((N, C, Ho, Wo), dtype=np.result_type(x, np.float64) if reduce is np.mean else x.dtype)
     for n in range(N):
@@ -70,12 +53,6 @@ def _pool_naive(x, kernel_size, stride, reduce):
                 for j in range(Wo):
                     out[n, c, i, j] = reduce(x[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw])
     return out
-
-
-def _windows(x, kernel_size, stride):
-    """Every pooling window as a view: (N, C, H_out, W_out, kh, kw), no copy."""
-    x, (kh, kw), (sh, sw), _ = _validate(x, kernel_size, stride)
-    return sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
 
 
 def max_pool2d_naive(x, kernel_size, stride=None):
@@ -93,7 +70,8 @@ def max_pool2d(x, kernel_size, stride=None):
     x: (N, C, H, W); kernel_size, stride: int or (height, width), stride defaults
     to kernel_size -> (N, C, (H - kh) // sh + 1, (W - kw) // sw + 1)
     """
-    return _windows(x, kernel_size, stride).max(axis=(-2, -1))
+    windows = pool_windows(x, kernel_size, stride)  # (N, C, H_out, W_out, kh, kw), a view
+    return windows.max(axis=(-2, -1))
 
 
 def avg_pool2d_naive(x, kernel_size, stride=None):
@@ -111,28 +89,22 @@ def avg_pool2d(x, kernel_size, stride=None):
     x: (N, C, H, W); kernel_size, stride: int or (height, width), stride defaults
     to kernel_size -> (N, C, (H - kh) // sh + 1, (W - kw) // sw + 1)
     """
-    return _windows(x, kernel_size, stride).mean(axis=(-2, -1))
-
-
-def _check_4d(x):
-    x = np.asarray(x)
-    if x.ndim != 4:
-        raise ValueError(f"x must have shape (N, C, H, W), got {x.ndim} dimensions {x.shape}")
-    return x
+    windows = pool_windows(x, kernel_size, stride)  # (N, C, H_out, W_out, kh, kw), a view
+    return windows.mean(axis=(-2, -1))
 
 
 def global_avg_pool(x):
     """The mean of every map over all positions: (N, C, H, W) -> (N, C)."""
-    return _check_4d(x).mean(axis=(2, 3))
+    return check_ndim(x, 4, "x", "(N, C, H, W)").mean(axis=(2, 3))
 
 
 def global_max_pool(x):
     """The maximum of every map over all positions: (N, C, H, W) -> (N, C)."""
-    return _check_4d(x).max(axis=(2, 3))
+    return check_ndim(x, 4, "x", "(N, C, H, W)").max(axis=(2, 3))
 
 
 def _check_groups(x, group_size):
-    x = _check_4d(x)
+    x = check_ndim(x, 4, "x", "(N, C, H, W)")
     if not isinstance(group_size, (int, np.integer)) or group_size < 1:
         raise ValueError(f"group_size must be a positive int, got {group_size!r}")
     if x.shape[1] % group_size:

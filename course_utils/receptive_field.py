@@ -23,16 +23,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .geometry import as_pair
+
 __all__ = ["LayerGeometry", "ReceptiveField", "receptive_field", "empirical_receptive_field",
            "path_counts", "effective_receptive_field", "spread"]
 
 SHAPE_PRESERVING = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU,
                     nn.BatchNorm2d, nn.Dropout, nn.Dropout2d, nn.Identity, nn.LocalResponseNorm)
 SPATIAL = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
-
-
-def _pair(value):
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
 @dataclass(frozen=True)
@@ -100,9 +98,9 @@ def _geometry(layer):
     """(kernel, stride, padding, dilation) pairs of a spatial layer."""
     if isinstance(layer, nn.Conv2d) and isinstance(layer.padding, str):
         raise ValueError(f"{layer}: padding='{layer.padding}' is not supported; give the padding as numbers")
-    dilation = _pair(getattr(layer, "dilation", 1))
-    stride = _pair(layer.stride if layer.stride is not None else layer.kernel_size)
-    return _pair(layer.kernel_size), stride, _pair(layer.padding), dilation
+    dilation = as_pair(getattr(layer, "dilation", 1), "dilation")
+    stride = as_pair(layer.stride if layer.stride is not None else layer.kernel_size, "stride")
+    return as_pair(layer.kernel_size, "kernel_size"), stride, as_pair(layer.padding, "padding"), dilation
 
 
 def _output_length(n, k, s, p, d, ceil_mode, name):
@@ -122,7 +120,7 @@ def receptive_field(model, input_size=None):
     Raises ValueError naming any other layer.
     """
     size, jump, offset = [1, 1], [1, 1], [0, 0]
-    current = list(_pair(input_size)) if input_size is not None else None
+    current = list(as_pair(input_size, "input_size")) if input_size is not None else None
     rows = []
     for name, layer in _flatten(model):
         if isinstance(layer, SHAPE_PRESERVING):
@@ -143,7 +141,7 @@ def receptive_field(model, input_size=None):
                                   tuple(size), tuple(jump), tuple(offset),
                                   tuple(current) if current is not None else None))
     return ReceptiveField(tuple(size), tuple(jump), tuple(offset), rows,
-                          _pair(input_size) if input_size is not None else None)
+                          as_pair(input_size, "input_size") if input_size is not None else None)
 
 
 def _connectivity_copy(model):
@@ -165,7 +163,7 @@ def _connectivity_copy(model):
                 if child.bias is not None:
                     nn.init.zeros_(child.bias)
             elif isinstance(child, nn.MaxPool2d):
-                if _pair(child.dilation) != (1, 1):
+                if as_pair(child.dilation, "dilation") != (1, 1):
                     raise ValueError(f"{name}: dilated max pooling is not supported")
                 setattr(parent, name, nn.AvgPool2d(child.kernel_size, child.stride, child.padding,
                                                    ceil_mode=child.ceil_mode, count_include_pad=True))
@@ -184,7 +182,8 @@ def path_counts(model, input_size, unit=None):
     """
     structural = _connectivity_copy(model)
     in_channels = next((m.in_channels for m in structural.modules() if isinstance(m, nn.Conv2d)), 1)
-    x = torch.ones(1, in_channels, *_pair(input_size), dtype=torch.float64, requires_grad=True)
+    x = torch.ones(1, in_channels, *as_pair(input_size, "input_size"), dtype=torch.float64,
+                   requires_grad=True)
     out = structural(x)
     if unit is None:
         unit = (out.shape[2] // 2, out.shape[3] // 2)
@@ -213,7 +212,8 @@ def effective_receptive_field(build_model, input_size, trials=20, seed=0):
         torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
         model = build_model().double()
         in_channels = next(m.in_channels for m in model.modules() if isinstance(m, nn.Conv2d))
-        x = torch.randn(1, in_channels, *_pair(input_size), dtype=torch.float64, generator=generator)
+        x = torch.randn(1, in_channels, *as_pair(input_size, "input_size"), dtype=torch.float64,
+                        generator=generator)
         x.requires_grad_(True)
         out = model(x)
         out[0, :, out.shape[2] // 2, out.shape[3] // 2].sum().backward()

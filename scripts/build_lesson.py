@@ -19,7 +19,7 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
-from course_utils.kernel_polling import poll_in_slices
+from course_tools.kernel_polling import poll_in_slices
 
 ROOT = Path(__file__).resolve().parent.parent
 

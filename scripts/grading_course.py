@@ -1,50 +1,9 @@
-"""Make an nbgrader course directory from solutions/, for grading with nbgrader.
+"""Make an nbgrader course directory from solutions/ (see course_tools/grading_course.py).
 
     python scripts/grading_course.py ~/cnn-grading
-    cd ~/cnn-grading
-    nbgrader generate_assignment 01_convolution --create   # release/01_convolution/...
-    # put submissions in submitted/<student>/01_convolution/01_convolution.ipynb, then
-    nbgrader autograde 01_convolution --create
-    nbgrader export                                         # grades.csv
-
-Each lesson NN_slug becomes the nbgrader assignment NN_slug holding one
-notebook. Re-running refreshes source/ and leaves submissions and the gradebook alone.
 """
 
-import argparse
-import shutil
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-
-CONFIG = '''c = get_config()  # noqa: F821
-c.CourseDirectory.course_id = "cnn-course"
-# The notebooks import course_utils: grade in an environment where it is installed.
-c.ExecutePreprocessor.timeout = 600
-# Without this, about one autograde run in three stalls on a lost kernel message until the
-# cell timeout (see course_utils/kernel_polling.py).
-from course_utils.kernel_polling import poll_in_slices  # noqa: E402
-poll_in_slices()
-'''
-
-
-def make_course(target):
-    target = Path(target).expanduser().resolve()
-    for solution in sorted((ROOT / "solutions").glob("*.ipynb")):
-        assignment = target / "source" / solution.stem
-        assignment.mkdir(parents=True, exist_ok=True)
-        shutil.copy(solution, assignment / solution.name)
-    config = target / "nbgrader_config.py"
-    if not config.exists():
-        config.write_text(CONFIG)
-    return target
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("target", help="folder for the nbgrader course (created if missing)")
-    print(f"nbgrader course ready in {make_course(parser.parse_args().target)}")
-
+from course_tools.grading_course import main
 
 if __name__ == "__main__":
     main()

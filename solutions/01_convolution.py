@@ -288,11 +288,14 @@ for _shape, _kshape in [((1, 4, 4), (1, 4, 4)), ((4, 9, 5), (4, 2, 3)), ((2, 3, 
 # ### Vectorized
 #
 # Five nested loops are slow in Python. The course's `conv2d` takes a whole batch
-# `(N, C, H, W)` and a bank of filters `(F, C, kh, kw)`. It asks numpy for a *view* of every
-# `kh × kw` window (no copy), then contracts windows and filters in one `einsum`:
+# `(N, C, H, W)` and a bank of filters `(F, C, kh, kw)`. `im2col` copies every `kh × kw` window
+# (all C channels of it) into one column of a matrix; each filter, flattened, is one row of
+# another; then a single matrix product computes every output at once (the trick behind
+# fast CPU and GPU convolutions, and the subject of lesson 04's backward pass):
 
 # %%
 print(inspect.getsource(ref.conv2d))
+print(inspect.getsource(ref.im2col))
 
 # %% [markdown]
 # Loops, vectorized and PyTorch agree on a random layer with several channels and filters:
@@ -660,22 +663,28 @@ dy, dx = 2, 3
 a = filter_image(shift(sneaker, dy, dx), sobel, padding=1)
 b = shift(filter_image(sneaker, sobel, padding=1), dy, dx)
 interior = (slice(dy + 1, -1), slice(dx + 1, -1))
-print(f"interior, max |conv(shift x) - shift(conv x)| = {np.abs(a - b)[interior].max():.1e}")
+print(f"interior: conv(shift x) equals shift(conv x) to within 1e-12: {np.abs(a - b)[interior].max() < 1e-12}")
 
 # With a bright object touching the border, the padding zeros make a difference:
 bright = np.ones((12, 12))
 a, b = filter_image(shift(bright, 2, 0), sobel, padding=1), shift(filter_image(bright, sobel, padding=1), 2, 0)
 print(f"at the border of a bright image,   max difference = {np.abs(a - b).max():.1f}")
 
+
+
+def strided(img):
+    return ref.conv2d(img[None, None], sobel[None, None], stride=2, padding=1)[0, 0]
+
+
 for s_shift in (1, 2):  # stride 2: equivariant only to shifts by a multiple of the stride
-    strided = lambda img: ref.conv2d(img[None, None], sobel[None, None], stride=2, padding=1)[0, 0]
     a, b = strided(shift(sneaker, 0, s_shift)), strided(sneaker)
     best = min(np.abs(a[:, k:] - b[:, :b.shape[1] - k])[:, 2:-2].max() for k in range(3))
     print(f"stride 2, input shifted by {s_shift}: best match of the output to a shifted copy "
           f"differs by {best:.2f}")
 
 # %% [markdown]
-# Away from the borders the two agree exactly. At the borders the zero padding breaks the rule
+# Away from the borders the two agree (to rounding: the same products, perhaps summed in another
+# order). At the borders the zero padding breaks the rule
 # (a bright image's edge becomes an "edge"). With stride 2 the output is equivariant to shifts by
 # 2 only: a 1-pixel shift of the input gives an output that is no shift of the original.
 #
@@ -706,7 +715,7 @@ def learn_kernel(momentum, steps=300, lr=0.5):
     learned = torch.zeros(1, 1, 3, 3, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.SGD([learned], lr=lr, momentum=momentum)
     losses = []
-    for step in range(steps):
+    for _ in range(steps):
         loss = F.mse_loss(F.conv2d(inputs, learned), targets)
         optimizer.zero_grad()
         loss.backward()
@@ -715,11 +724,17 @@ def learn_kernel(momentum, steps=300, lr=0.5):
     return learned.detach()[0, 0], losses
 
 
+def below(value, bound):
+    """A value near rounding level is printed as a bound, not as digits."""
+    return f"< {bound:.0e}" if value < bound else f"{value:.1e}"
+
+
 runs = {momentum: learn_kernel(momentum) for momentum in (0.0, 0.9)}
 for momentum, (learned, losses) in runs.items():
     error = (learned - true_kernel[0, 0]).abs().max().item()
     print(f"momentum {momentum}: loss after 100/200/300 steps "
-          f"{losses[99]:.1e} / {losses[199]:.1e} / {losses[299]:.1e}; max |learned - true| = {error:.1e}")
+          f"{below(losses[99], 1e-9)} / {below(losses[199], 1e-9)} / {below(losses[299], 1e-9)}; "
+          f"max |learned - true| {below(error, 1e-6)}")
 learned, losses = runs[0.9]
 print("learned kernel (momentum 0.9):\n", learned.numpy().round(4) + 0.0)  # + 0.0 turns -0.0 into 0.0
 

@@ -51,6 +51,7 @@ from course_utils import pooling as ref  # the reference implementations
 from course_utils.checks import check_avg_pool2d, check_cross_channel_max, check_max_pool2d_single
 from course_utils.convolution import conv2d
 from course_utils.data import CLASS_NAMES, load_fashion_mnist
+from course_utils.geometry import pool_windows
 from course_utils.kernels import KERNELS
 from course_utils.plots import show_images
 from course_utils.runtime import seed_everything
@@ -147,11 +148,11 @@ for _shape, _k in [((8, 8), 2), ((9, 7), 3), ((5, 5), 5), ((6, 10), 4), ((3, 8),
 # ### Vectorized, for any window and stride
 #
 # The course's `max_pool2d` takes a batch `(N, C, H, W)`, any window `(kh, kw)` and any stride.
-# Like lesson 01's `conv2d` it asks numpy for a view of every window (no copy) and reduces the
-# last two axes:
+# It asks numpy for a view of every window (no copy; `course_utils.geometry.pool_windows`) and
+# reduces the last two axes:
 
 # %%
-print(inspect.getsource(ref._windows))
+print(inspect.getsource(pool_windows))
 print(inspect.getsource(ref.max_pool2d))
 
 # %% [markdown]
@@ -320,7 +321,12 @@ plt.show()
 methods = {"max": ref.max_pool2d, "avg": ref.avg_pool2d,
            "subsample": lambda maps, k: maps[:, :, ::k, ::k]}
 windows, shifts = (1, 2, 4, 7), (1, 2, 3)
-directions = lambda s: [(0, s), (0, -s), (s, 0), (-s, 0)]
+
+
+def directions(s):
+    return [(0, s), (0, -s), (s, 0), (-s, 0)]
+
+
 base_maps = edge_features(images)
 shifted_maps = {(dy, dx): edge_features(shift_image(images, dy, dx))
                 for s in shifts + (7,) for dy, dx in directions(s)}
@@ -330,7 +336,7 @@ def mean_change(pool, s):
     return np.mean([relative_change(pool(shifted_maps[d]), pool(base_maps)).mean() for d in directions(s)])
 
 
-change = {(method, k, s): mean_change(lambda maps: pool(maps, k), s)
+change = {(method, k, s): mean_change(lambda maps, pool=pool, k=k: pool(maps, k), s)
           for method, pool in methods.items() for k in windows for s in shifts + (7,)}
 for name, pool in [("global avg", ref.global_avg_pool), ("global max", ref.global_max_pool)]:
     for s in shifts + (7,):

@@ -41,11 +41,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from course_utils import numpy_cnn as nc  # the reference implementations
-from course_utils.checks import (check_conv_backward_dw, check_conv_backward_dx, check_max_pool_backward,
-                                 check_softmax_cross_entropy_grad)
+from course_utils.checks import (
+    check_conv_backward_dw,
+    check_conv_backward_dx,
+    check_max_pool_backward,
+    check_softmax_cross_entropy_grad,
+)
 from course_utils.convolution import conv_matrix
 from course_utils.data import load_fashion_mnist
-from course_utils.runtime import quick_mode, quick_or_full, seed_everything
+from course_utils.runtime import quick_or_full, seed_everything
 
 rng = seed_everything(0)
 np.set_printoptions(precision=4, suppress=True, linewidth=110)
@@ -315,7 +319,7 @@ check_max_pool_backward(max_pool_backward)
 _rng = np.random.default_rng(42)
 for (_h, _w), _k in [((2, 2), 2), ((9, 6), 3), ((4, 8), 4), ((5, 5), 1)]:
     _x, _dout = _rng.normal(size=(_h, _w)), _rng.normal(size=(_h // _k, _w // _k))
-    _expected = autograd(lambda t: F.max_pool2d(t[None, None], _k)[0, 0], _x, upstream=_dout)[0]
+    _expected = autograd(lambda t, k=_k: F.max_pool2d(t[None, None], k)[0, 0], _x, upstream=_dout)[0]
     assert np.allclose(max_pool_backward(_dout, _x, _k), _expected)
 ### END HIDDEN TESTS
 
@@ -329,7 +333,7 @@ for name, forward, backward, torch_pool in [
         ("max", nc.max_pool2d, nc.max_pool2d_backward, F.max_pool2d),
         ("average", nc.avg_pool2d, nc.avg_pool2d_backward, F.avg_pool2d)]:
     upstream = rng.normal(size=forward(x, 3, 2).shape)
-    expected, = autograd(lambda t: torch_pool(t, 3, 2), x, upstream=upstream)
+    expected, = autograd(lambda t, pool=torch_pool: pool(t, 3, 2), x, upstream=upstream)
     for method in ("naive", "fast"):
         error = nc.relative_error(backward(upstream, x, 3, 2, method=method), expected)
         print(f"{name:>7} pooling, {method:>5}: relative error below 1e-12: {error < 1e-12}")
@@ -341,7 +345,9 @@ for name, forward, backward, torch_pool in [
 # \frac{f(x + h e_k) - f(x - h e_k)}{2h}$ (centered; its error shrinks like $h^2$). `nc.numerical_gradient`
 # does this for every entry. The step $h$ is a trade-off: too large and the $h^2$ truncation error
 # dominates, too small and the rounding error of $f$ (about $10^{-16}|f|/h$) takes over. We check
-# the conv layer's filter gradient for a range of $h$:
+# the conv layer's filter gradient for a range of $h$, on a *nonlinear* loss
+# $L = \sum \tanh(\mathrm{conv}(x, w)) \cdot g$ (with a loss linear in $w$ the centered difference
+# would be exact but for rounding, and the trade-off would not show):
 
 # %%
 x = rng.normal(size=(2, 2, 6, 6))
@@ -351,28 +357,39 @@ upstream = rng.normal(size=(2, 3, 4, 4))
 
 
 def loss_of_w(w_):
-    return float(np.sum(nc.conv2d(x, w_, b) * upstream))
+    return float(np.sum(np.tanh(nc.conv2d(x, w_, b)) * upstream))
 
 
-_, dw_analytic, _ = nc.conv2d_backward(upstream, x, w)
+dz = upstream * (1 - np.tanh(nc.conv2d(x, w, b)) ** 2)  # through tanh: tanh' = 1 - tanh²
+_, dw_analytic, _ = nc.conv2d_backward(dz, x, w)
 steps = 10.0 ** np.arange(-1, -11, -1)
-errors = [nc.relative_error(nc.numerical_gradient(loss_of_w, w.copy(), h), dw_analytic) for h in steps]
-for h, error in zip(steps, errors):
-    print(f"h = {h:.0e}: relative error {error:.1e}")
-fig, ax = plt.subplots(figsize=(5, 3.2))
-ax.loglog(steps, errors, "o-")
+errors = np.array([nc.relative_error(nc.numerical_gradient(loss_of_w, w.copy(), h), dw_analytic)
+                   for h in steps])
+large, small = steps >= 1e-3, steps <= 1e-7
+truncation_slope = np.polyfit(np.log10(steps[large]), np.log10(errors[large]), 1)[0]
+print(f"large h (1e-1 to 1e-3): error ∝ h^{truncation_slope:.1f} (truncation; theory h²)")
+print(f"small h (1e-7 to 1e-10): error grows as h shrinks (rounding): "
+      f"{bool(np.all(np.diff(errors[small]) > 0))}")
+best = steps[np.argmin(errors)]
+print(f"best step between 1e-6 and 1e-4: {1e-6 <= best <= 1e-4}; "
+      f"its relative error below 1e-8: {errors.min() < 1e-8}")
+fig, ax = plt.subplots(figsize=(5.5, 3.5), dpi=100)
+ax.loglog(steps, errors, "o-", label="measured")
+ax.loglog(steps, errors[0] * (steps / steps[0]) ** 2, ":", color="gray", label="∝ h² (truncation)")
+ax.loglog(steps, errors[-1] * steps[-1] / steps, "--", color="gray", label="∝ 1/h (rounding)")
+ax.set_ylim(errors.min() / 10, errors.max() * 10)
 ax.set_xlabel("step h")
 ax.set_ylabel("relative error")
 ax.set_title("finite differences vs the analytic gradient")
 ax.invert_xaxis()
+ax.legend()
 plt.show()
 
 # %% [markdown]
-# The loss here is *linear* in $w$, so the centered difference has no truncation error at all and
-# the error is rounding alone: it grows as $h$ shrinks. For a nonlinear loss (below, through ReLU,
-# pooling and softmax) the $h^2$ term appears for large $h$, and $h \approx 10^{-5}$ to $10^{-6}$ is
-# the usual sweet spot in float64. A relative error near $10^{-7}$ or below means the gradient is right;
-# near $10^{-2}$ means a bug.
+# The V is the trade-off: on the left (large $h$) the truncation error falls like $h^2$, on the
+# right (small $h$) rounding takes over and grows like $1/h$; in between, around
+# $h \approx 10^{-5}$, the two meet. A relative error near $10^{-7}$ or below means the gradient is
+# right; near $10^{-2}$ means a bug.
 #
 # ## 7. Naive vs fast
 #
@@ -483,6 +500,15 @@ def sampled_numerical_gradient(loss_of, value, entries, h=1e-6):
     return np.array(numeric)
 
 
+def verdict(error):
+    """A relative error as a verdict with a bound (its last digits depend on rounding)."""
+    if error < 1e-7:
+        return "agrees with finite differences (relative error < 1e-7)"
+    if error > 1e-3:
+        return "DISAGREES with finite differences (relative error > 1e-3)"
+    return "unclear (relative error between 1e-7 and 1e-3)"
+
+
 def gradient_check(params, names=("w1", "b1", "w2", "b2"), samples=100):
     _, grads, _ = forward_backward(params, few_x, few_y)
     pick = np.random.default_rng(5)
@@ -493,7 +519,7 @@ def gradient_check(params, names=("w1", "b1", "w2", "b2"), samples=100):
         entries = np.arange(size) if size <= samples else pick.choice(size, samples, replace=False)
         numeric = sampled_numerical_gradient(loss_of, params[name], entries)
         error = nc.relative_error(numeric, grads[name].flat[entries])
-        print(f"  {name}: {len(entries):>3} of {size:>5} entries, relative error vs finite differences {error:.0e}")
+        print(f"  {name}: {len(entries):>3} of {size:>5} entries, {verdict(error)}")
 
 
 params = init_params(np.random.default_rng(1))
@@ -537,7 +563,7 @@ def accuracy(params, x, y, batch=1000):
 start_time = time.perf_counter()
 for epoch in range(epochs):
     order = rng_train.permutation(train_size)
-    for step, start in enumerate(range(0, train_size, batch_size)):
+    for start in range(0, train_size, batch_size):
         batch = order[start:start + batch_size]
         loss, grads, _ = forward_backward(params, train_x[batch], train_y[batch])
         for name in params:

@@ -43,7 +43,6 @@
 import json
 import subprocess
 import sys
-import time
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -53,9 +52,9 @@ import torch.nn.functional as F
 from course_utils.checks import check_accuracy_under_shift, check_mlp_parameter_count, check_train_step
 from course_utils.data import CLASS_NAMES, load_fashion_mnist
 from course_utils.evaluation import confusion_matrix, predict, shift_directions, shift_robustness
-from course_utils.models import (MLP, LeNet5, LeNet5Modern, LeNetVariant, count_parameters,
-                                 load_pretrained, pretrained_info, pretrained_names)
+from course_utils.models import MLP, LeNet5, LeNetVariant, count_parameters
 from course_utils.plots import plot_histories, show_confusion, show_images
+from course_utils.pretrained import load_pretrained, pretrained_info, pretrained_names
 from course_utils.runtime import quick_mode, quick_or_full, seed_everything
 from course_utils.training import describe_device, evaluate, fit, pick_device
 from course_utils.transforms import shift_image
@@ -306,7 +305,7 @@ for name, (train_acc, test_acc, predictions) in variance.items():
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.2))
-for row, (name, (train_acc, test_acc, _)) in enumerate(variance.items()):
+for row, (train_acc, test_acc, _) in enumerate(variance.values()):
     ax.scatter(train_acc, [row + 0.1] * RUNS, marker="o", label="train" if row == 0 else None, color="tab:blue")
     ax.scatter(test_acc, [row - 0.1] * RUNS, marker="s", label="test" if row == 0 else None, color="tab:orange")
 ax.set_yticks(range(len(variance)), list(variance))
@@ -369,6 +368,7 @@ check_accuracy_under_shift(accuracy_under_shift)
 check_accuracy_under_shift(accuracy_under_shift)
 ### BEGIN HIDDEN TESTS
 from course_utils.evaluation import accuracy_under_shift as _reference
+
 _model = load_pretrained("lenet")
 for _shift in (0, 2, 4):
     assert abs(accuracy_under_shift(_model, test_x[:300], test_y[:300], _shift)
@@ -500,7 +500,7 @@ print(f"\nsmall_cnn re-evaluated here: {evaluate(small_cnn, test_x, test_y).accu
 # The command line trains any course model and prints one JSON line at the end:
 #
 # ```
-# python -m course_utils.train --model small_cnn --epochs 15 --batch-size 512 --lr 4e-3 \
+# python -m course_utils.training --model small_cnn --epochs 15 --batch-size 512 --lr 4e-3 \
 #     --schedule onecycle --augment shift-flip
 # ```
 #
@@ -510,7 +510,7 @@ print(f"\nsmall_cnn re-evaluated here: {evaluate(small_cnn, test_x, test_y).accu
 # same thing on any number of GPUs:
 #
 # ```
-# torchrun --standalone --nproc_per_node=4 -m course_utils.train --model small_cnn --epochs 15 ...
+# torchrun --standalone --nproc_per_node=4 -m course_utils.training --model small_cnn --epochs 15 ...
 # ```
 #
 # The same works on a CPU with two processes, which shows the machinery without a GPU:
@@ -519,7 +519,7 @@ print(f"\nsmall_cnn re-evaluated here: {evaluate(small_cnn, test_x, test_y).accu
 # NBVAL_IGNORE_OUTPUT
 # Timings vary from run to run.
 command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "course_utils.train", "--model", "lenet_modern", "--epochs", "1",
+           "-m", "course_utils.training", "--model", "lenet_modern", "--epochs", "1",
            "--train-size", str(quick_or_full(2_048, 12_000)), "--batch-size", "128",
            "--device", "cpu", "--threads", "1", "--quiet"]
 print("$", " ".join(["torchrun"] + command[3:]))

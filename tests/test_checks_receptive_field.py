@@ -2,9 +2,7 @@
 
 import pytest
 
-from course_utils.checks import (check_input_region, check_rf_recurrence,
-                                 check_vgg_stack_rf)
-from check_helpers import expect_failure, stub
+from course_utils.checks import check_input_region, check_rf_recurrence, check_vgg_stack_rf
 
 
 def rf_recurrence(layers):
@@ -18,6 +16,11 @@ def rf_recurrence(layers):
 def vgg_stack_rf(convs_per_block):
     layers = [layer for n in convs_per_block for layer in [(3, 1, 1)] * n + [(2, 2, 1)]]
     return rf_recurrence(layers)[0]
+
+
+@pytest.mark.parametrize("check", [check_rf_recurrence, check_input_region, check_vgg_stack_rf])
+def test_unfinished_exercises_are_named(check, stub, expect_failure):
+    expect_failure(check, stub, "not implemented yet")
 
 
 def test_right_answers_pass(capsys):
@@ -56,7 +59,6 @@ def summed_jump(layers):
 
 
 @pytest.mark.parametrize("wrong,words", [
-    (stub, "not implemented yet"),
     (no_jump, "times the jump"),
     (jump_first, "*before* it"),
     (no_dilation, "k' = d (k - 1) + 1"),
@@ -64,24 +66,22 @@ def summed_jump(layers):
     (lambda layers: rf_recurrence(layers)[0], "return a pair"),
     (lambda layers: (rf_recurrence(layers)[0] + 1, rf_recurrence(layers)[1]), "the jump is right"),
 ])
-def test_rf_recurrence_mistakes(wrong, words):
+def test_rf_recurrence_mistakes(wrong, words, expect_failure):
     expect_failure(check_rf_recurrence, wrong, words)
 
 
 @pytest.mark.parametrize("wrong,words", [
-    (stub, "not implemented yet"),
     (lambda i, r, j, p: (i * j, i * j + r - 1), "ignored the padding"),
     (lambda i, r, j, p: (i * j - p, i * j - p + r), "off by one"),
     (lambda i, r, j, p: (i * j + p, i * j + p + r - 1), "subtract it"),
     (lambda i, r, j, p: (i * r - p, i * r - p + r - 1), "one *jump* apart"),
     (lambda i, r, j, p: [i * j - p, i * j - p + r - 1], "expected"),
 ])
-def test_input_region_mistakes(wrong, words):
+def test_input_region_mistakes(wrong, words, expect_failure):
     expect_failure(check_input_region, wrong, words)
 
 
 @pytest.mark.parametrize("wrong,words", [
-    (stub, "not implemented yet"),
     (lambda blocks: rf_recurrence([(3, 1, 1)] * sum(blocks))[0], "pooling layers count too"),
     (lambda blocks: rf_recurrence([l for n in blocks for l in [(3, 1, 1)] * n + [(1, 2, 1)]])[0],
      "widens the receptive field"),
@@ -89,5 +89,5 @@ def test_input_region_mistakes(wrong, words):
      "the convolutions come first"),
     (lambda blocks: 212, "expected"),
 ])
-def test_vgg_stack_rf_mistakes(wrong, words):
+def test_vgg_stack_rf_mistakes(wrong, words, expect_failure):
     expect_failure(check_vgg_stack_rf, wrong, words)

@@ -7,8 +7,6 @@ import torch.nn.functional as F
 from course_utils import checks
 from course_utils.evaluation import accuracy_under_shift, shift_directions
 from course_utils.transforms import shift_image
-from check_helpers import expect_failure, stub
-
 
 # --- mlp_parameter_count ---
 
@@ -35,7 +33,7 @@ def count_no_output(input_shape, hidden, num_classes):
     return sum(a * b + b for a, b in zip(s, s[1:]))
 
 
-def test_mlp_parameter_count_check():
+def test_mlp_parameter_count_check(stub, expect_failure):
     checks.check_mlp_parameter_count(count_right)
     checks.check_mlp_parameter_count(lambda *a: torch.tensor(count_right(*a)))
     expect_failure(checks.check_mlp_parameter_count, stub, "not implemented yet")
@@ -82,7 +80,7 @@ def step_returns_tensor(model, optimizer, images, labels):
     return F.cross_entropy(model(images), labels)
 
 
-def test_train_step_check():
+def test_train_step_check(stub, expect_failure):
     checks.check_train_step(step_right)
     expect_failure(checks.check_train_step, stub, "not implemented yet")
     expect_failure(checks.check_train_step, step_no_zero_grad, "zero_grad")
@@ -123,7 +121,7 @@ def shift_one_move(model, images, labels, shift):
     return mean_over(model, images, labels, [(shift, shift)])
 
 
-def test_accuracy_under_shift_check():
+def test_accuracy_under_shift_check(stub, expect_failure):
     checks.check_accuracy_under_shift(shift_right)
     checks.check_accuracy_under_shift(accuracy_under_shift)
     expect_failure(checks.check_accuracy_under_shift, stub, "not implemented yet")

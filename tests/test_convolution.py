@@ -6,8 +6,16 @@ import torch
 import torch.nn.functional as F
 
 from course_utils.convolution import (
-    conv1d_flip_and_dot, conv1d_translate_and_scale, conv2d, conv2d_naive, conv2d_single,
-    conv_matrix, cross_correlate1d, output_size, pad2d)
+    conv1d_flip_and_dot,
+    conv1d_translate_and_scale,
+    conv2d,
+    conv2d_naive,
+    conv2d_single,
+    conv_matrix,
+    cross_correlate1d,
+    output_size,
+    pad2d,
+)
 
 
 def torch_conv(x, w, b, stride, padding):

@@ -7,8 +7,9 @@ import sys
 import pytest
 import torch
 import torch.distributed as dist
-
 from test_train_cli import needs_data
+
+pytestmark = pytest.mark.slow
 
 
 @needs_data
@@ -17,7 +18,7 @@ from test_train_cli import needs_data
 def test_two_processes_train_identical_replicas(tmp_path):
     state = tmp_path / "state"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node=2", "-m", "course_utils.train", "--model", "lenet_modern",
+               "--nproc_per_node=2", "-m", "course_utils.training", "--model", "lenet_modern",
                "--epochs", "2", "--train-size", "1024", "--test-size", "500", "--batch-size",
                "64", "--augment", "shift-flip", "--schedule", "onecycle", "--device", "cpu",
                "--quiet", "--state-file", str(state)]

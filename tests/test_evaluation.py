@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.evaluation import (accuracy_under_shift, confusion_matrix, predict,
-                                     shift_directions, shift_robustness)
+from course_utils.evaluation import (
+    accuracy_under_shift,
+    confusion_matrix,
+    predict,
+    shift_directions,
+    shift_robustness,
+)
 from course_utils.models import LeNetVariant
 from course_utils.plots import plot_histories, show_confusion
 from course_utils.training import History

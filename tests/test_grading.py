@@ -7,7 +7,6 @@ student notebook's failing ones): the solution earns every point, the untouched 
 notebook none, and a student who rewrites the graded cells gains nothing."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,12 +14,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_tools.grading_course import make_course
+from course_tools.release import student_version
+
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted(path.stem for path in (ROOT / "solutions").glob("*.ipynb"))
-sys.path.insert(0, str(ROOT / "scripts"))
-from grading_course import make_course  # noqa: E402
-from release import student_version  # noqa: E402
 
+pytestmark = pytest.mark.slow
 AUTOGRADED = ["01_convolution"]
 SUBMISSIONS = ("solved", "untouched", "cheater")
 

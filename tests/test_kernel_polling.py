@@ -1,4 +1,4 @@
-"""course_utils.kernel_polling: the sliced wait still delivers every message and still times out."""
+"""course_tools.kernel_polling: the sliced wait still delivers every message and still times out."""
 
 import asyncio
 import time
@@ -8,7 +8,7 @@ import pytest
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.manager import start_new_async_kernel
 
-from course_utils.kernel_polling import SLICE_SECONDS, poll_in_slices
+from course_tools.kernel_polling import SLICE_SECONDS, poll_in_slices
 
 
 def test_patch_is_idempotent():

@@ -1,4 +1,4 @@
-"""The lesson notebooks follow the course's mechanics (COURSE_DESIGN.md, Notebook mechanics).
+"""The lesson notebooks follow the course's mechanics (docs/DESIGN.md, Notebook mechanics).
 
 nbval itself runs the notebooks (see pyproject.toml); these tests check what nbval
 cannot: jupytext pairs in sync, student versions generated and free of solutions,
@@ -10,9 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jupytext
 import nbformat
 import pytest
+
+from course_tools.notebook_pairs import pair_difference
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -31,15 +32,7 @@ def test_there_are_lessons():
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=ids)
 def test_jupytext_pair_is_in_sync(solution):
-    script = solution.with_suffix(".py")
-    assert script.exists(), f"{script.name} is missing: run `jupytext --sync {solution}`"
-    from_script = jupytext.read(script).cells
-    from_notebook = nbformat.read(solution, as_version=4).cells
-    assert [(c.cell_type, c.source) for c in from_script] == \
-        [(c.cell_type, c.source) for c in from_notebook], \
-        f"{solution.name} and {script.name} differ: run scripts/build_lesson.py or jupytext --sync"
-    for a, b in zip(from_script, from_notebook):
-        assert nbgrader_meta(a) == nbgrader_meta(b) and a.metadata.get("tags") == b.metadata.get("tags")
+    assert pair_difference(solution) is None, pair_difference(solution)
 
 
 def test_student_notebooks_are_what_release_generates():

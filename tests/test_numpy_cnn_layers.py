@@ -1,5 +1,5 @@
-"""course_utils.numpy_cnn ReLU, flatten, linear, loss, gradient checking and the small CNN,
-against torch autograd and against known answers."""
+"""course_utils.numpy_cnn ReLU, flatten, linear, loss, gradient checking, and all the layers
+chained into a small CNN, against torch autograd and against known answers."""
 
 import numpy as np
 import pytest
@@ -7,9 +7,20 @@ import torch
 import torch.nn.functional as F
 
 from course_utils.numpy_cnn import (
-    flatten, flatten_backward, init_small_cnn, linear, linear_backward, numerical_gradient,
-    relative_error, relu, relu_backward, sgd_step, small_cnn_forward, small_cnn_loss,
-    softmax_cross_entropy)
+    conv2d,
+    conv2d_backward,
+    flatten,
+    flatten_backward,
+    linear,
+    linear_backward,
+    max_pool2d,
+    max_pool2d_backward,
+    numerical_gradient,
+    relative_error,
+    relu,
+    relu_backward,
+    softmax_cross_entropy,
+)
 
 TOL = 1e-10
 
@@ -104,7 +115,41 @@ def test_relative_error_is_max_abs_difference_over_max_sum_of_magnitudes():
     assert relative_error(np.zeros(2), np.array([0.0, 1e-3])) == 1.0
 
 
-# --- the small CNN -------------------------------------------------------------------------
+# --- the layers chained into a small CNN ----------------------------------------------------
+# conv -> ReLU -> 2x2 max pool -> flatten -> linear -> softmax cross-entropy, as lesson 04 builds it
+
+POOL = 2  # the max-pooling window and stride
+
+
+def init_small_cnn(in_shape, n_filters, kernel_size, n_classes, rng, dtype=np.float32):
+    """He-initialised weights, zero biases: a dict with conv_w, conv_b, fc_w, fc_b."""
+    rng = np.random.default_rng(rng)
+    (C, H, W), k = in_shape, kernel_size
+    D = n_filters * ((H - k + 1) // POOL) * ((W - k + 1) // POOL)
+    params = {
+        "conv_w": rng.standard_normal((n_filters, C, k, k)) * np.sqrt(2 / (C * k * k)),
+        "conv_b": np.zeros(n_filters),
+        "fc_w": rng.standard_normal((n_classes, D)) * np.sqrt(2 / D),
+        "fc_b": np.zeros(n_classes),
+    }
+    return {name: value.astype(dtype) for name, value in params.items()}
+
+
+def small_cnn_loss(params, x, labels, method="fast"):
+    """(loss, grads, logits): the forward pass through the numpy layers, then the backward pass."""
+    z = conv2d(x, params["conv_w"], params["conv_b"], method=method)
+    a = relu(z)
+    p = max_pool2d(a, POOL, method=method)
+    flat = flatten(p)
+    logits = linear(flat, params["fc_w"], params["fc_b"])
+    loss, dlogits = softmax_cross_entropy(logits, labels)
+    grads = {}
+    dflat, grads["fc_w"], grads["fc_b"] = linear_backward(dlogits, flat, params["fc_w"])
+    da = max_pool2d_backward(flatten_backward(dflat, p.shape), a, POOL, method=method)
+    dz = relu_backward(da, z)
+    _, grads["conv_w"], grads["conv_b"] = conv2d_backward(dz, x, params["conv_w"], method=method)
+    return loss, grads, logits
+
 
 def torch_small_cnn(params, x, labels):
     t = {name: torch.tensor(value, requires_grad=True) for name, value in params.items()}
@@ -122,7 +167,7 @@ def test_small_cnn_loss_and_gradients_match_torch_autograd(method):
     params["conv_b"] = rng.normal(size=3)
     params["fc_b"] = rng.normal(size=5)
     x, labels = rng.normal(size=(4, 2, 11, 10)), rng.integers(0, 5, size=4)
-    loss, grads = small_cnn_loss(params, x, labels, method=method)
+    loss, grads, _ = small_cnn_loss(params, x, labels, method=method)
     expected_loss, expected_grads = torch_small_cnn(params, x, labels)
     assert abs(loss - expected_loss) <= TOL * abs(expected_loss)
     assert set(grads) == set(expected_grads)
@@ -135,14 +180,16 @@ def test_sgd_steps_lower_the_loss_and_keep_float32():
     params = init_small_cnn((1, 12, 12), n_filters=4, kernel_size=3, n_classes=3, rng=6)
     x = rng.normal(size=(8, 1, 12, 12)).astype(np.float32)
     labels = rng.integers(0, 3, size=8)
-    first, _ = small_cnn_loss(params, x, labels)
+    first, _, _ = small_cnn_loss(params, x, labels)
     for _ in range(20):
-        _, grads = small_cnn_loss(params, x, labels)
-        sgd_step(params, grads, lr=0.1)
-    last, _ = small_cnn_loss(params, x, labels)
+        _, grads, _ = small_cnn_loss(params, x, labels)
+        assert all(grad.dtype == np.float32 for grad in grads.values())
+        for name, grad in grads.items():
+            params[name] -= 0.1 * grad
+    last, _, logits = small_cnn_loss(params, x, labels)
     assert last < 0.5 * first
     assert all(value.dtype == np.float32 for value in params.values())
-    assert small_cnn_forward(params, x)[0].dtype == np.float32
+    assert logits.dtype == np.float32
 
 
 # --- error messages ------------------------------------------------------------------------
@@ -165,7 +212,6 @@ def test_sgd_steps_lower_the_loss_and_keep_float32():
     (lambda: numerical_gradient(lambda v: v, np.zeros(2)), "f must return a scalar"),
     (lambda: numerical_gradient(lambda v: 0.0, np.zeros(2, dtype=int)), "x must be a float numpy array"),
     (lambda: relative_error(np.zeros(2), np.zeros(3)), "same shape"),
-    (lambda: sgd_step({"w": np.zeros(2)}, {"v": np.zeros(2)}, 0.1), "grads must have the keys"),
 ])
 def test_bad_input_raises_a_value_error_that_names_the_problem(call, message):
     with pytest.raises(ValueError, match=message):

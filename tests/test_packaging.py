@@ -1,8 +1,9 @@
 """environment.yml (conda) and pyproject.toml (pip) list the same dependencies."""
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 CONDA_NAMES = {"torch": "pytorch"}  # pip name -> conda-forge name, where they differ
@@ -17,7 +18,8 @@ def test_environment_yml_lists_what_pyproject_lists():
     pip_names = requirement_names(project["dependencies"])
     for extra in project["optional-dependencies"].values():
         pip_names |= requirement_names(extra)
-    conda_lines = re.findall(r"^  - ([A-Za-z][\w.-]*)", (ROOT / "environment.yml").read_text().split("dependencies:")[1], re.M)
+    conda_text = (ROOT / "environment.yml").read_text().split("dependencies:")[1]
+    conda_lines = re.findall(r"^  - ([A-Za-z][\w.-]*)", conda_text, re.M)
     conda_names = set(map(str.lower, conda_lines)) - {"python", "pip"}
     assert {CONDA_NAMES.get(name, name) for name in pip_names} == conda_names
 

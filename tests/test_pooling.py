@@ -64,7 +64,8 @@ def test_integer_input_averages_to_floats():
     np.testing.assert_array_equal(pooling.max_pool2d(x, 2)[0, 0], [[5, 7], [13, 15]])
 
 
-@pytest.mark.parametrize("n,k,s,expected", [(28, 2, None, 14), (28, 3, None, 9), (7, 3, 1, 5), (5, 5, None, 1)])
+@pytest.mark.parametrize("n,k,s,expected",
+                         [(28, 2, None, 14), (28, 3, None, 9), (7, 3, 1, 5), (5, 5, None, 1)])
 def test_pool_output_size(n, k, s, expected):
     assert pooling.pool_output_size(n, k, s) == expected
 

@@ -1,4 +1,4 @@
-"""The models of course_utils.models and the checkpoints shipped in course_utils/pretrained/."""
+"""The models of course_utils.models and the checkpoints of course_utils.pretrained."""
 
 import json
 
@@ -6,10 +6,9 @@ import pytest
 import torch
 
 from course_utils.data import DatasetError, load_fashion_mnist
-from course_utils.models import (
-    PRETRAINED_DIR, LeNet5, LeNet5Modern, LeNetVariant, build_model, count_parameters, load_pretrained, model_names, pretrained_info,
-    pretrained_names)
-from course_utils.training import evaluate
+from course_utils.evaluation import evaluate
+from course_utils.models import LeNet5, LeNet5Modern, LeNetVariant, build_model, count_parameters, model_names
+from course_utils.pretrained import PRETRAINED_DIR, load_pretrained, pretrained_info, pretrained_names
 
 MANIFEST = json.loads((PRETRAINED_DIR / "MANIFEST.json").read_text())
 
@@ -71,7 +70,7 @@ def test_shipped_checkpoints_are_listed_small_and_documented():
         <= 5 * 2**20
     for name in pretrained_names():
         info = pretrained_info(name)
-        assert info["command"].startswith("python -m course_utils.train ")
+        assert info["command"].startswith("python -m course_utils.training ")
         assert info["train_images"] == 60000 and info["test_images"] == 10000
     assert MANIFEST["small_cnn"]["test_accuracy"] >= 0.93
 

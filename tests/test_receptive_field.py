@@ -6,8 +6,13 @@ import torch
 import torch.nn as nn
 
 from course_utils.models import alexnet_features, vgg16_features
-from course_utils.receptive_field import (effective_receptive_field, empirical_receptive_field,
-                                          path_counts, receptive_field, spread)
+from course_utils.receptive_field import (
+    effective_receptive_field,
+    empirical_receptive_field,
+    path_counts,
+    receptive_field,
+    spread,
+)
 
 
 def test_two_3x3_layers():

@@ -1,4 +1,4 @@
-"""Tests of the command line ``python -m course_utils.train`` on a small subset."""
+"""Tests of the command line ``python -m course_utils.training`` on a small subset."""
 
 import json
 import subprocess
@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from course_utils.data import DatasetError, load_fashion_mnist
-from course_utils.models import load_pretrained_file
+from course_utils.pretrained import load_pretrained_file
+
+pytestmark = pytest.mark.slow
 
 REQUIRED = {"test_accuracy", "train_seconds", "epochs", "model", "parameters", "device",
             "world_size"}
@@ -28,7 +30,7 @@ needs_data = pytest.mark.skipif(not fashion_mnist_present(),
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "course_utils.train", *args],
+    return subprocess.run([sys.executable, "-m", "course_utils.training", *args],
                           capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
 
 
@@ -51,7 +53,7 @@ def test_last_line_is_json_with_the_results(tmp_path):
     manifest = json.loads((tmp_path / "MANIFEST.json").read_text())
     entry = manifest["tiny_lenet"]
     assert entry["test_accuracy"] == pytest.approx(summary["test_accuracy"], abs=0.005)
-    assert entry["command"].startswith("python -m course_utils.train --model lenet")
+    assert entry["command"].startswith("python -m course_utils.training --model lenet")
     assert isinstance(load_pretrained_file(save), torch.nn.Module)
 
 

@@ -8,9 +8,21 @@ import torch
 import torch.nn as nn
 
 from course_utils.training import (
-    CheckpointError, Evaluation, History, describe_device, evaluate, fit, load_checkpoint,
-    make_augment, pick_device, random_flip, random_shift, save_checkpoint, steps_per_epoch)
-
+    CheckpointError,
+    Evaluation,
+    FitSettings,
+    History,
+    describe_device,
+    evaluate,
+    fit,
+    load_checkpoint,
+    make_augment,
+    pick_device,
+    random_flip,
+    random_shift,
+    save_checkpoint,
+    steps_per_epoch,
+)
 
 # --- a tiny synthetic task: is the bright bar on the left or on the right? ------------------
 
@@ -106,6 +118,26 @@ def test_fit_is_reproducible_for_a_seed():
             scheduler=scheduler, augment="shift-flip", device="cpu", progress=False, seed=3)
         weights.append(model.state_dict())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_fit_takes_a_settings_object_and_rejects_misspelt_keywords():
+    weights = []
+    for use_settings in (True, False):
+        model, optimizer, _ = make_run()
+        if use_settings:
+            settings = FitSettings(epochs=1, batch_size=64, device="cpu", progress=False)
+            fit(model, TRAIN, TEST, optimizer=optimizer, settings=settings, seed=2)
+        else:
+            fit(model, TRAIN, TEST, optimizer=optimizer, epochs=1, batch_size=64, device="cpu",
+                progress=False, seed=2)
+        weights.append(model.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    with pytest.raises(TypeError, match="'epoch'.*did you mean 'epochs'"):
+        fit(model, TRAIN, TEST, epoch=1)
+    with pytest.raises(TypeError, match="'lr'.*optimizer"):
+        fit(model, TRAIN, TEST, lr=0.1)
+    with pytest.raises(ValueError, match="epochs >= 0"):
+        FitSettings(epochs=-1)
 
 
 # --- augmentation ----------------------------------------------------------------------------

@@ -5,15 +5,24 @@ line starting with a check mark; otherwise it raises ``CheckFailed`` (an
 ``AssertionError``) whose message says in words what is most likely wrong, by
 comparing the answer with the typical wrong answers (flipped kernel, off-by-one
 size, channels not summed, ...).
+
+They all run on ``course_utils.checks.harness``, which calls the student's function on the
+cases, compares with the reference and answers the common failures (an error, None, the
+wrong type, the wrong shape) with the same words in every lesson; the topic modules hold
+only their cases and their topic-specific hints.
 """
 
-from ._common import CheckFailed
-from .backprop import (check_conv_backward_dw, check_conv_backward_dx, check_max_pool_backward,
-                       check_softmax_cross_entropy_grad)
+from .backprop import (
+    check_conv_backward_dw,
+    check_conv_backward_dx,
+    check_max_pool_backward,
+    check_softmax_cross_entropy_grad,
+)
 from .convolution import check_conv2d_single, check_conv_matrix, check_output_size
+from .harness import CheckFailed
 from .pooling import check_avg_pool2d, check_cross_channel_max, check_max_pool2d_single
-from .training import check_accuracy_under_shift, check_mlp_parameter_count, check_train_step
 from .receptive_field import check_input_region, check_rf_recurrence, check_vgg_stack_rf
+from .training import check_accuracy_under_shift, check_mlp_parameter_count, check_train_step
 
 __all__ = ["CheckFailed", "check_conv2d_single", "check_output_size", "check_conv_matrix",
            "check_rf_recurrence", "check_input_region", "check_vgg_stack_rf"]

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..convolution import conv2d, conv_matrix, output_size
-from ._common import CheckFailed, as_float_array, call_student, first_mismatch
+from .harness import Case, Number, run_cases
 
 __all__ = ["check_conv2d_single", "check_output_size", "check_conv_matrix"]
 
@@ -19,121 +19,111 @@ def _conv_shape_hint(got, image, kernel):
     C, H, W = image.shape
     _, kh, kw = kernel.shape
     expected = (H - kh + 1, W - kw + 1)
-    hint = f"your output has shape {got}, expected {expected} = (H - kh + 1, W - kw + 1)"
     if got == (C,) + expected:
-        return hint + ": you kept one map per channel; sum over the channels as well."
+        return "you kept one map per channel; sum over the channels as well."
     if got in {(H - kh, W - kw), (H - kh, W - kw + 1), (H - kh + 1, W - kw)}:
-        return hint + ": off by one; the last window starts at H - kh, so there are H - kh + 1 positions."
+        return "off by one; the last window starts at H - kh, so there are H - kh + 1 positions."
     if len(got) == 2 and got[0] >= H and got[1] >= W:
-        return hint + ": no padding here; only positions where the whole kernel fits count."
+        return "no padding here; only positions where the whole kernel fits count."
     if got == (W - kw + 1, H - kh + 1):
-        return hint + ": the height and width axes are swapped."
-    return hint + "."
+        return "the height and width axes are swapped."
+    return None
 
 
-def _conv_value_hint(got, image, kernel):
-    suspects = {
-        "you flipped the kernel: that is signal-processing convolution. A conv layer "
-        "computes cross-correlation, I[x + a, y + b] * G[a, b], with no flip.":
-            _reference_conv(image, kernel[:, ::-1, ::-1].copy()),
-        "you used only the first channel; the sum runs over every channel c.":
-            _reference_conv(image[:1], kernel[:1]),
-        "you averaged over the channels instead of summing.":
-            _reference_conv(image, kernel) / image.shape[0],
-        "you swapped the kernel's rows and columns (G[b, a] instead of G[a, b]).":
-            _reference_conv(image, kernel.transpose(0, 2, 1).copy()),
-    }
-    for message, wrong in suspects.items():
-        if wrong.shape == got.shape and np.allclose(got, wrong):
-            return message
-    return first_mismatch(got, _reference_conv(image, kernel))
+def _conv_suspects(image, kernel):
+    return [
+        ("you flipped the kernel: that is signal-processing convolution. A conv layer "
+         "computes cross-correlation, I[x + a, y + b] * G[a, b], with no flip.",
+         _reference_conv(image, kernel[:, ::-1, ::-1].copy())),
+        ("you used only the first channel; the sum runs over every channel c.",
+         _reference_conv(image[:1], kernel[:1])),
+        ("you averaged over the channels instead of summing.",
+         _reference_conv(image, kernel) / image.shape[0]),
+        ("you swapped the kernel's rows and columns (G[b, a] instead of G[a, b]).",
+         _reference_conv(image, kernel.transpose(0, 2, 1).copy())),
+    ]
+
+
+def _conv_cases():
+    rng = np.random.default_rng(0)
+    cases = []
+    for image_shape, kernel_shape in [((3, 6, 7), (3, 3, 2)), ((1, 5, 5), (1, 3, 3)), ((2, 8, 6), (2, 2, 4))]:
+        image, kernel = rng.normal(size=image_shape), rng.normal(size=kernel_shape)
+        cases.append(Case((image, kernel), _reference_conv(image, kernel),
+                          f"image of shape {image_shape}, kernel of shape {kernel_shape}"))
+    return cases
 
 
 def check_conv2d_single(fn):
     """Check ``fn(image (C, H, W), kernel (C, kh, kw)) -> (H - kh + 1, W - kw + 1)``."""
-    rng = np.random.default_rng(0)
-    cases = [((3, 6, 7), (3, 3, 2)), ((1, 5, 5), (1, 3, 3)), ((2, 8, 6), (2, 2, 4))]
-    for image_shape, kernel_shape in cases:
-        image, kernel = rng.normal(size=image_shape), rng.normal(size=kernel_shape)
-        got = as_float_array(call_student(fn, image.copy(), kernel.copy()), "conv2d_single")
-        expected = _reference_conv(image, kernel)
-        context = f"\n(image of shape {image_shape}, kernel of shape {kernel_shape})"
-        if got.shape != expected.shape:
-            raise CheckFailed(_conv_shape_hint(got.shape, image, kernel) + context)
-        if not np.allclose(got, expected):
-            raise CheckFailed(_conv_value_hint(got, image, kernel) + context)
+    cases = _conv_cases()
+    run_cases(fn, "conv2d_single", cases, shape_rule="(H - kh + 1, W - kw + 1)",
+              explain_shape=_conv_shape_hint, suspects=_conv_suspects)
     print(f"✓ conv2d_single agrees with the reference on {len(cases)} random cases")
 
 
 # --- Exercise: conv_output_size ----------------------------------------------
 
 _SIZE_MISTAKES = [
-    (lambda n, k, p, s: (n + 2 * p - k) // s,
-     "off by one: you forgot the + 1 (a kernel that fits exactly still has one position)."),
-    (lambda n, k, p, s: (n + p - k) // s + 1,
-     "padding is added on both sides: use 2 * padding."),
-    (lambda n, k, p, s: (n - k) // s + 1,
-     "you ignored the padding."),
-    (lambda n, k, p, s: (n + 2 * p - k) / s + 1,
-     "the division must round down (floor): use // so a partial step does not count."),
-    (lambda n, k, p, s: -(-(n + 2 * p - k) // s) + 1,
-     "you rounded up; a window that would hang over the edge is not computed, so round down."),
-    (lambda n, k, p, s: (n + 2 * p - k + 1) // s,
-     "the + 1 goes after the division by the stride: floor((n + 2p - k) / s) + 1."),
-    (lambda n, k, p, s: n + 2 * p - k + 1,
-     "you ignored the stride."),
+    ("off by one: you forgot the + 1 (a kernel that fits exactly still has one position).",
+     lambda n, k, p, s: (n + 2 * p - k) // s),
+    ("padding is added on both sides: use 2 * padding.",
+     lambda n, k, p, s: (n + p - k) // s + 1),
+    ("you ignored the padding.",
+     lambda n, k, p, s: (n - k) // s + 1),
+    ("the division must round down (floor): use // so a partial step does not count.",
+     lambda n, k, p, s: (n + 2 * p - k) / s + 1),
+    ("you rounded up; a window that would hang over the edge is not computed, so round down.",
+     lambda n, k, p, s: -(-(n + 2 * p - k) // s) + 1),
+    ("the + 1 goes after the division by the stride: floor((n + 2p - k) / s) + 1.",
+     lambda n, k, p, s: (n + 2 * p - k + 1) // s),
+    ("you ignored the stride.",
+     lambda n, k, p, s: n + 2 * p - k + 1),
 ]
 
 
 def _size_cases():
-    return [(n, k, p, s) for n in (5, 7, 28, 32) for k in (1, 2, 3, 5)
+    return [Case((n, k, p, s), output_size(n, k, p, s), f"n={n}, kernel_size={k}, padding={p}, stride={s}")
+            for n in (5, 7, 28, 32) for k in (1, 2, 3, 5)
             for p in (0, 1, 2) for s in (1, 2, 3) if k <= n + 2 * p]
 
 
 def check_output_size(fn):
     """Check ``fn(n, kernel_size, padding, stride) -> floor((n + 2p - k) / s) + 1``."""
     cases = _size_cases()
-    answers = [call_student(fn, *case) for case in cases]
-    wrong = [(case, got) for case, got in zip(cases, answers) if got != output_size(*case)]
-    if wrong:
-        (n, k, p, s), got = wrong[0]
-        message = (f"for n={n}, kernel_size={k}, padding={p}, stride={s} you return {got!r}, "
-                   f"expected {output_size(n, k, p, s)}")
-        for formula, hint in _SIZE_MISTAKES:
-            if all(got_ == formula(*case) for case, got_ in zip(cases, answers)):
-                raise CheckFailed(f"{message}: {hint}")
-        raise CheckFailed(message + f" ({len(wrong)} of {len(cases)} cases wrong).")
-    not_int = [got for got in answers if not isinstance(got, (int, np.integer))]
-    if not_int:
-        raise CheckFailed(f"the sizes are right but you return {type(not_int[0]).__name__}; "
-                          "a size is a whole number: return an int (use //).")
+    run_cases(fn, "conv_output_size", cases, Number(whole=True), mistakes=_SIZE_MISTAKES)
     print(f"✓ conv_output_size is right on all {len(cases)} settings")
 
 
 # --- Exercise: conv_as_matrix --------------------------------------------------
 
-def _matrix_hint(got, kernel, shape):
+def _matrix_shape_hint(got, kernel, shape):
     H, W = shape
     kh, kw = kernel.shape
-    expected = conv_matrix(kernel, shape)
-    n_out, n_in = expected.shape
-    if got.shape != expected.shape:
-        hint = (f"your matrix has shape {got.shape}, expected {expected.shape}: "
-                f"one row per output pixel ({H - kh + 1} x {W - kw + 1} = {n_out}) "
-                f"and one column per input pixel ({H} x {W} = {n_in})")
-        if got.shape == expected.T.shape:
-            hint += "; you built the transpose"
-        return hint + "."
-    if np.allclose(got, conv_matrix(kernel[::-1, ::-1].copy(), shape)):
-        return "you flipped the kernel; a conv layer applies it without the flip."
-    if kh == kw and np.allclose(got, conv_matrix(kernel.T.copy(), shape)):
-        return "you swapped the kernel's rows and columns."
+    n_out, n_in = conv_matrix(kernel, shape).shape
+    hint = (f"one row per output pixel ({H - kh + 1} x {W - kw + 1} = {n_out}) "
+            f"and one column per input pixel ({H} x {W} = {n_in})")
+    if got == (n_in, n_out):
+        hint += "; you built the transpose"
+    return hint + "."
+
+
+def _matrix_suspects(kernel, shape):
+    yield ("you flipped the kernel; a conv layer applies it without the flip.",
+           conv_matrix(kernel[::-1, ::-1].copy(), shape))
+    if kernel.shape[0] == kernel.shape[1]:
+        yield "you swapped the kernel's rows and columns.", conv_matrix(kernel.T.copy(), shape)
+
+
+def _matrix_value_hint(got, kernel, shape):
+    W = shape[1]
+    kh, kw = kernel.shape
     nonzero = np.count_nonzero(got, axis=1)
     if np.any(nonzero > kh * kw):
         return (f"a row has {nonzero.max()} nonzero entries, but one output sees only "
                 f"{kh} x {kw} = {kh * kw} input pixels: everything outside its receptive "
                 "field must be 0.")
-    r = int(np.flatnonzero(~np.all(np.isclose(got, expected), axis=1))[0])
+    r = int(np.flatnonzero(~np.all(np.isclose(got, conv_matrix(kernel, shape)), axis=1))[0])
     i, j = divmod(r, W - kw + 1)
     return (f"row {r} (output pixel ({i}, {j})) is wrong: it should hold the kernel at "
             f"input pixels ({i}..{i + kh - 1}, {j}..{j + kw - 1}), i.e. column index "
@@ -143,12 +133,11 @@ def _matrix_hint(got, kernel, shape):
 def check_conv_matrix(fn):
     """Check ``fn(kernel (kh, kw), input_shape (H, W)) -> M (H_out*W_out, H*W)``."""
     rng = np.random.default_rng(1)
-    cases = [((3, 3), (5, 5)), ((2, 3), (4, 6)), ((3, 2), (6, 4))]
-    for kernel_shape, input_shape in cases:
+    cases = []
+    for kernel_shape, input_shape in [((3, 3), (5, 5)), ((2, 3), (4, 6)), ((3, 2), (6, 4))]:
         kernel = rng.normal(size=kernel_shape)
-        got = as_float_array(call_student(fn, kernel.copy(), input_shape), "conv_as_matrix")
-        if got.shape != conv_matrix(kernel, input_shape).shape or not np.allclose(
-                got, conv_matrix(kernel, input_shape)):
-            raise CheckFailed(_matrix_hint(got, kernel, input_shape)
-                              + f"\n(kernel of shape {kernel_shape}, input of shape {input_shape})")
+        cases.append(Case((kernel, input_shape), conv_matrix(kernel, input_shape),
+                          f"kernel of shape {kernel_shape}, input of shape {input_shape}"))
+    run_cases(fn, "conv_as_matrix", cases, explain_shape=_matrix_shape_hint,
+              suspects=_matrix_suspects, explain_values=_matrix_value_hint)
     print(f"✓ conv_as_matrix builds the right matrix for {len(cases)} kernel/input shapes")

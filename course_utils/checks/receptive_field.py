@@ -3,7 +3,7 @@
 import torch.nn as nn
 
 from ..receptive_field import receptive_field
-from ._common import CheckFailed, call_student
+from .harness import Case, Number, Pair, run_cases
 
 __all__ = ["check_rf_recurrence", "check_input_region", "check_vgg_stack_rf"]
 
@@ -30,32 +30,29 @@ RF_CASES = [
 ]
 
 RF_MISTAKES = [
-    (dict(use_jump=False), "each layer adds (k' - 1) times the jump, the product of the strides of "
-                           "the layers before it; you added k' - 1 alone."),
-    (dict(jump_first=True), "you multiplied in a layer's own stride before adding its kernel: a "
-                            "layer's kernel is spread by the strides of the layers *before* it."),
-    (dict(use_dilation=False), "dilation spreads the kernel: use the effective kernel "
-                               "k' = d (k - 1) + 1."),
-    (dict(multiply_jump=False), "the jump is the *product* of the strides, not their sum."),
+    ("each layer adds (k' - 1) times the jump, the product of the strides of the layers before it; "
+     "you added k' - 1 alone.", lambda layers: _recurrence(layers, use_jump=False)),
+    ("you multiplied in a layer's own stride before adding its kernel: a layer's kernel is spread by "
+     "the strides of the layers *before* it.", lambda layers: _recurrence(layers, jump_first=True)),
+    ("dilation spreads the kernel: use the effective kernel k' = d (k - 1) + 1.",
+     lambda layers: _recurrence(layers, use_dilation=False)),
+    ("the jump is the *product* of the strides, not their sum.",
+     lambda layers: _recurrence(layers, multiply_jump=False)),
 ]
+
+
+def _rf_value_hint(got, layers):
+    if got[1] == _recurrence(layers)[1]:
+        return "the jump is right, the size is not."
+    return None
 
 
 def check_rf_recurrence(fn):
     """Check ``fn(layers) -> (size, jump)`` for layers given as (kernel, stride, dilation)."""
-    answers = [call_student(fn, [tuple(layer) for layer in case]) for case in RF_CASES]
-    for case, got in zip(RF_CASES, answers):
-        if not isinstance(got, tuple) or len(got) != 2:
-            raise CheckFailed(f"return a pair (size, jump); for {case} you returned {got!r}")
-    wrong = [(case, got) for case, got in zip(RF_CASES, answers) if tuple(got) != _recurrence(case)]
-    if wrong:
-        case, got = wrong[0]
-        message = f"for layers {case} you return {tuple(got)}, expected {_recurrence(case)}"
-        for switches, hint in RF_MISTAKES:
-            if all(tuple(a) == _recurrence(c, **switches) for c, a in zip(RF_CASES, answers)):
-                raise CheckFailed(f"{message}: {hint}")
-        if all(a[1] == _recurrence(c)[1] for c, a in zip(RF_CASES, answers)):
-            message += " (the jump is right, the size is not)"
-        raise CheckFailed(message + ".")
+    cases = [Case(([tuple(layer) for layer in layers],), _recurrence(layers), f"layers {layers}")
+             for layers in RF_CASES]
+    run_cases(fn, "rf_recurrence", cases, Pair("(size, jump)"), mistakes=RF_MISTAKES,
+              explain_values=_rf_value_hint)
     print(f"✓ rf_recurrence is right on all {len(RF_CASES)} stacks")
 
 
@@ -67,28 +64,20 @@ def _region(i, size, jump, padding):
 
 
 REGION_MISTAKES = [
-    (lambda i, r, j, p: (i * j, i * j + r - 1), "you ignored the padding: unit 0 starts at -padding."),
-    (lambda i, r, j, p: (i * j - p, i * j - p + r), "off by one: the last position is first + size - 1 "
-                                                   "(both ends are included)."),
-    (lambda i, r, j, p: (i * j + p, i * j + p + r - 1), "padding moves the region left/up: subtract it."),
-    (lambda i, r, j, p: (i * r - p, i * r - p + r - 1), "neighbouring units are one *jump* apart, not "
-                                                       "one receptive field apart."),
+    ("you ignored the padding: unit 0 starts at -padding.", lambda i, r, j, p: (i * j, i * j + r - 1)),
+    ("off by one: the last position is first + size - 1 (both ends are included).",
+     lambda i, r, j, p: (i * j - p, i * j - p + r)),
+    ("padding moves the region left/up: subtract it.", lambda i, r, j, p: (i * j + p, i * j + p + r - 1)),
+    ("neighbouring units are one *jump* apart, not one receptive field apart.",
+     lambda i, r, j, p: (i * r - p, i * r - p + r - 1)),
 ]
 
 
 def check_input_region(fn):
     """Check ``fn(i, size, jump, padding) -> (first, last)`` input positions, inclusive."""
-    answers = [call_student(fn, *case) for case in REGION_CASES]
-    wrong = [(case, got) for case, got in zip(REGION_CASES, answers)
-             if not isinstance(got, tuple) or tuple(got) != _region(*case)]
-    if wrong:
-        (i, r, j, p), got = wrong[0]
-        message = (f"for unit i={i}, size={r}, jump={j}, padding={p} you return {got!r}, "
-                   f"expected {_region(i, r, j, p)}")
-        for formula, hint in REGION_MISTAKES:
-            if all(isinstance(a, tuple) and tuple(a) == formula(*c) for c, a in zip(REGION_CASES, answers)):
-                raise CheckFailed(f"{message}: {hint}")
-        raise CheckFailed(message + ".")
+    cases = [Case(case, _region(*case), "unit i={}, size={}, jump={}, padding={}".format(*case))
+             for case in REGION_CASES]
+    run_cases(fn, "input_region", cases, Pair("(first, last)"), mistakes=REGION_MISTAKES)
     print(f"✓ input_region is right on all {len(REGION_CASES)} cases")
 
 
@@ -103,24 +92,18 @@ def vgg_stack(convs_per_block):
 VGG_CASES = [(1,), (2,), (2, 2), (2, 2, 3), (2, 2, 3, 3, 3), (1, 1, 1, 1), (3, 0, 2)]
 
 VGG_MISTAKES = [
-    (lambda blocks: _recurrence([(3, 1, 1)] * sum(blocks)),
-     "the pooling layers count too: each one adds its own (2 - 1) x jump and doubles the jump."),
-    (lambda blocks: _recurrence([layer for n in blocks for layer in [(3, 1, 1)] * n + [(1, 2, 1)]]),
-     "a 2x2 pooling window also widens the receptive field by one jump, not only the stride."),
-    (lambda blocks: _recurrence([layer for n in blocks for layer in [(2, 2, 1)] + [(3, 1, 1)] * n]),
-     "in VGG the pool closes each block: the convolutions come first."),
+    ("the pooling layers count too: each one adds its own (2 - 1) x jump and doubles the jump.",
+     lambda blocks: _recurrence([(3, 1, 1)] * sum(blocks))[0]),
+    ("a 2x2 pooling window also widens the receptive field by one jump, not only the stride.",
+     lambda blocks: _recurrence([layer for n in blocks for layer in [(3, 1, 1)] * n + [(1, 2, 1)]])[0]),
+    ("in VGG the pool closes each block: the convolutions come first.",
+     lambda blocks: _recurrence([layer for n in blocks for layer in [(2, 2, 1)] + [(3, 1, 1)] * n])[0]),
 ]
 
 
 def check_vgg_stack_rf(fn):
     """Check ``fn(convs_per_block) -> receptive field size`` of a VGG-style stack."""
-    answers = [call_student(fn, case) for case in VGG_CASES]
-    expected = [receptive_field(vgg_stack(case)).size[0] for case in VGG_CASES]
-    if answers != expected:
-        case, got, want = next((c, a, e) for c, a, e in zip(VGG_CASES, answers, expected) if a != e)
-        message = f"for convs_per_block={case} you return {got!r}, expected {want}"
-        for formula, hint in VGG_MISTAKES:
-            if all(a == formula(c)[0] for c, a in zip(VGG_CASES, answers)):
-                raise CheckFailed(f"{message}: {hint}")
-        raise CheckFailed(message + ".")
+    cases = [Case((blocks,), receptive_field(vgg_stack(blocks)).size[0], f"convs_per_block={blocks}")
+             for blocks in VGG_CASES]
+    run_cases(fn, "vgg_stack_rf", cases, Number(), mistakes=VGG_MISTAKES)
     print(f"✓ vgg_stack_rf is right on all {len(VGG_CASES)} stacks, VGG16's (2, 2, 3, 3, 3) included")

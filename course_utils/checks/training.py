@@ -1,18 +1,18 @@
 """Checks for lesson 05's exercises: mlp_parameter_count, train_step, accuracy_under_shift."""
 
 import copy
-import numbers
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..evaluation import accuracy_under_shift, shift_directions
 from ..data import load_fashion_mnist
-from ..models import MLP, count_parameters, load_pretrained
+from ..evaluation import accuracy_under_shift, shift_directions
+from ..models import MLP, count_parameters
+from ..pretrained import load_pretrained
 from ..transforms import shift_image
-from ._common import CheckFailed, call_student
+from .harness import Case, CheckFailed, Number, answer, run_cases
 
 __all__ = ["check_mlp_parameter_count", "check_train_step", "check_accuracy_under_shift"]
 
@@ -28,36 +28,32 @@ def _weights_only(input_shape, hidden, num_classes):
     return sum(a * b for a, b in zip(sizes, sizes[1:]))
 
 
-def _parameter_hint(got, input_shape, hidden, num_classes):
+def _parameter_suspects(input_shape, hidden, num_classes):
     sizes = _layer_sizes(input_shape, hidden, num_classes)
-    if got == _weights_only(input_shape, hidden, num_classes):
-        return "you counted the weights but not the biases: every layer also has one bias per output unit."
-    if got == count_parameters(MLP(int(np.prod(input_shape[1:])), list(hidden), num_classes)):
-        return "you left out the channels: the flattened input has C·H·W numbers."
-    no_output = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:-1]))
-    if got == no_output:
-        return "you left out the output layer (last hidden width -> num_classes)."
-    if got == sum(a * b + a for a, b in zip(sizes, sizes[1:])):
-        return "each layer's biases number its *outputs*, not its inputs."
+    yield ("you counted the weights but not the biases: every layer also has one bias per output unit.",
+           _weights_only(input_shape, hidden, num_classes))
+    yield ("you left out the channels: the flattened input has C·H·W numbers.",
+           count_parameters(MLP(int(np.prod(input_shape[1:])), list(hidden), num_classes)))
+    yield ("you left out the output layer (last hidden width -> num_classes).",
+           sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:-1])))
+    yield ("each layer's biases number its *outputs*, not its inputs.",
+           sum(a * b + a for a, b in zip(sizes, sizes[1:])))
+
+
+def _parameter_hint(got, input_shape, hidden, num_classes):
     return "count, for every layer, inputs × outputs weights plus outputs biases, and add them up."
 
 
 def check_mlp_parameter_count(fn):
     """Compare ``fn(input_shape, hidden, num_classes)`` with torch's count of an actual MLP."""
-    cases = [((1, 28, 28), [256], 10), ((1, 28, 28), [512, 256], 10), ((3, 32, 32), [100], 10),
-             ((3, 8, 8), [7, 5, 3], 4)]
-    for input_shape, hidden, num_classes in cases:
-        got = call_student(fn, input_shape, list(hidden), num_classes)
-        if isinstance(got, torch.Tensor) and got.numel() == 1:
-            got = got.item()
-        if not isinstance(got, numbers.Integral):
-            raise CheckFailed(f"mlp_parameter_count{(input_shape, hidden, num_classes)} returned "
-                              f"{got!r} ({type(got).__name__}); return a Python int.")
-        expected = count_parameters(MLP(int(np.prod(input_shape)), list(hidden), num_classes))
-        if got != expected:
-            raise CheckFailed(f"mlp_parameter_count{(input_shape, hidden, num_classes)} = {got:,}, "
-                              f"expected {expected:,}: "
-                              + _parameter_hint(got, input_shape, hidden, num_classes))
+    settings = [((1, 28, 28), [256], 10), ((1, 28, 28), [512, 256], 10), ((3, 32, 32), [100], 10),
+                ((3, 8, 8), [7, 5, 3], 4)]
+    cases = [Case((input_shape, list(hidden), num_classes),
+                  count_parameters(MLP(int(np.prod(input_shape)), list(hidden), num_classes)),
+                  f"input_shape={input_shape}, hidden={hidden}, num_classes={num_classes}")
+             for input_shape, hidden, num_classes in settings]
+    run_cases(fn, "mlp_parameter_count", cases, Number(whole=True), suspects=_parameter_suspects,
+              explain_values=_parameter_hint)
     print(f"✓ mlp_parameter_count agrees with PyTorch's count on {len(cases)} networks.")
 
 
@@ -94,32 +90,26 @@ def _loss_hint(got, model_before, images, labels):
 
 
 def _step_twice(fn, model, images, labels, lr=0.1):
+    """The losses the student's train_step returns in two calls (CheckFailed if one is no number)."""
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    return [call_student(fn, model, optimizer, images, labels) for _ in range(2)]
+    return [answer(fn, "train_step", (model, optimizer, images, labels), Number(tensors=False))
+            for _ in range(2)]
 
 
 def check_train_step(fn):
     """Run ``fn(model, optimizer, images, labels)`` twice and compare with the reference step."""
     model, images, labels = _problem()
-    before = copy.deepcopy(model)
-    reference = copy.deepcopy(model)
+    before, reference = copy.deepcopy(model), copy.deepcopy(model)
     ref_optimizer = torch.optim.SGD(reference.parameters(), lr=0.1)
-    expected = [_reference_step(reference, ref_optimizer, images, labels) for _ in range(2)]
-    after_one = copy.deepcopy(before)
-    _reference_step(after_one, torch.optim.SGD(after_one.parameters(), lr=0.1), images, labels)
+    expected = _reference_step(reference, ref_optimizer, images, labels)
+    _reference_step(reference, ref_optimizer, images, labels)
 
     losses = _step_twice(fn, model, images, labels)
-    for loss in losses:
-        if isinstance(loss, torch.Tensor):
-            raise CheckFailed("train_step returned a tensor; return loss.item(), a Python float "
-                              "(a tensor keeps the whole graph of the step alive).")
-        if not isinstance(loss, numbers.Real):
-            raise CheckFailed(f"train_step returned {loss!r}; return the batch's loss as a float.")
     if _same_weights(model, before):
         raise CheckFailed("the weights did not change: after loss.backward() call optimizer.step().")
-    if not np.isclose(losses[0], expected[0], atol=1e-5):
-        raise CheckFailed(f"the first step returned loss {losses[0]:.4f}, expected {expected[0]:.4f}: "
-                          + _loss_hint(losses[0], before, images, labels))
+    if not np.isclose(losses[0], expected, atol=1e-5):
+        raise CheckFailed(f"train_step returned loss {losses[0]:.4f} at the first step, expected "
+                          f"{expected:.4f}: " + _loss_hint(losses[0], before, images, labels))
     if not _same_weights(model, reference):
         if _accumulated(before, images, labels, model):
             raise CheckFailed("the second step used the first step's gradients as well: call "
@@ -158,33 +148,33 @@ def _mean_accuracy(model, images, labels, moves, train_mode=False):
     return float(np.mean(accuracies))
 
 
-def _shift_hint(got, model, images, labels, shift):
-    if np.isclose(got / 100, accuracy_under_shift(model, images, labels, shift), atol=1e-6):
-        return "it looks like a percentage; return a fraction between 0 and 1."
+def _shift_suspects(model, images, labels, shift):
+    yield ("it looks like a percentage; return a fraction between 0 and 1.",
+           100 * accuracy_under_shift(model, images, labels, shift))
     axes = [(dy, dx) for dy, dx in shift_directions(shift) if not (dy and dx)]
-    if np.isclose(got, _mean_accuracy(model, images, labels, axes), atol=1e-6):
-        return "you averaged the four moves along the axes only; include the four diagonal ones."
-    if np.isclose(got, _mean_accuracy(model, images, labels, shift_directions(shift), True), atol=1e-6):
-        return ("the model ran in training mode, so batch norm used the batch's statistics: "
-                "call model.eval() first (or use course_utils.training.evaluate).")
+    yield ("you averaged the four moves along the axes only; include the four diagonal ones.",
+           _mean_accuracy(model, images, labels, axes))
+    yield ("the model ran in training mode, so batch norm used the batch's statistics: "
+           "call model.eval() first (or use course_utils.training.evaluate).",
+           _mean_accuracy(model, images, labels, shift_directions(shift), True))
     for move in [(shift, shift), (shift, 0), (0, shift)]:
-        if np.isclose(got, _mean_accuracy(model, images, labels, [move]), atol=1e-6):
-            return f"that is the accuracy for the single move {move}; average over all eight."
+        yield (f"that is the accuracy for the single move {move}; average over all eight.",
+               _mean_accuracy(model, images, labels, [move]))
+
+
+def _shift_hint(got, model, images, labels, shift):
     return "average the accuracy over the eight moves given by shift_directions(shift)."
+
+
+def _close(got, expected):
+    return bool(np.isclose(got, expected, atol=1e-6))
 
 
 def check_accuracy_under_shift(fn):
     """Compare ``fn(model, images, labels, shift)`` with the reference for shifts 0..3."""
     model, images, labels = _shift_problem()
-    for shift in range(4):
-        got = call_student(fn, model, images.clone(), labels, shift)
-        if isinstance(got, torch.Tensor) and got.numel() == 1:
-            got = got.item()
-        if not isinstance(got, numbers.Real):
-            raise CheckFailed(f"accuracy_under_shift returned {got!r}; return a float in [0, 1].")
-        model.eval()
-        expected = accuracy_under_shift(model, images, labels, shift)
-        if not np.isclose(got, expected, atol=1e-6):
-            raise CheckFailed(f"for shift {shift} you have {got:.4f}, expected {expected:.4f}: "
-                              + _shift_hint(got, model, images, labels, shift))
+    cases = [Case((model, images, labels, shift), accuracy_under_shift(model, images, labels, shift),
+                  f"shift = {shift} pixels") for shift in range(4)]
+    run_cases(fn, "accuracy_under_shift", cases, Number(), compare=_close, suspects=_shift_suspects,
+              explain_values=_shift_hint)
     print("✓ accuracy_under_shift matches the reference for shifts of 0 to 3 pixels.")

@@ -3,21 +3,23 @@
 Arrays use the NCHW layout of PyTorch. Every conv and pool function takes
 ``method="naive"`` (loops that mirror the lecture notes' derivation) or
 ``method="fast"`` (vectorized: im2col + one matrix product, strided slices);
-the two agree with each other and with ``torch.nn.functional``.
+the two agree with each other and with ``torch.nn.functional``. The forward
+passes are those of lessons 01 and 03 (``course_utils.convolution``,
+``course_utils.pooling``); this package adds the backward passes.
 
-* ``conv``: conv2d, conv2d_backward, im2col
+* ``conv``: conv2d, conv2d_backward, im2col (lesson 01's)
 * ``pool``: max_pool2d(_backward), avg_pool2d(_backward) (no padding)
 * ``layers``: relu(_backward), flatten(_backward), linear(_backward) (w: (M, D) as in PyTorch)
 * ``loss``: softmax_cross_entropy -> (loss, dlogits)
 * ``gradcheck``: numerical_gradient, relative_error
-* ``model``: a small conv -> ReLU -> max pool -> linear network and sgd_step
+
+Lesson 04 chains these into a network itself: conv -> ReLU -> pool -> flatten -> linear.
 """
 
 from .conv import conv2d, conv2d_backward, im2col
 from .gradcheck import numerical_gradient, relative_error
 from .layers import flatten, flatten_backward, linear, linear_backward, relu, relu_backward
 from .loss import softmax_cross_entropy
-from .model import init_small_cnn, sgd_step, small_cnn_backward, small_cnn_forward, small_cnn_loss
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 
 __all__ = [
@@ -26,5 +28,4 @@ __all__ = [
     "relu", "relu_backward", "flatten", "flatten_backward", "linear", "linear_backward",
     "softmax_cross_entropy",
     "numerical_gradient", "relative_error",
-    "init_small_cnn", "small_cnn_forward", "small_cnn_backward", "small_cnn_loss", "sgd_step",
 ]

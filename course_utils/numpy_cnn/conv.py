@@ -4,9 +4,12 @@ Shapes: x (N, C, H, W), w (F, C, kh, kw), b (F,), out and dout (N, F, H_out, W_o
 with H_out = (H + 2 * ph - kh) // sh + 1 (the same for W). ``stride`` and ``padding``
 are an int or a (height, width) pair, as in ``torch.nn.functional.conv2d``.
 
+The forward passes are lesson 01's (``course_utils.convolution``); ``conv2d`` here
+only picks one by ``method``. ``im2col`` comes from there too.
+
 ``method="naive"`` loops over the outputs and mirrors the lecture notes (§1.3.1):
 
-* the forward pass is lesson 01's ``course_utils.convolution.conv2d_naive``;
+* the forward pass is ``course_utils.convolution.conv2d_naive``;
 * dL[i, j] / dG_c[a, b] = I_c[i + a, j + b], so every output (n, f, i, j) adds
   dout[n, f, i, j] times its input window to dw[f];
 * dL[i, j] / dI_c[x, y] = G_c[x - i, y - j], so every output scatters
@@ -16,42 +19,36 @@ are an int or a (height, width) pair, as in ``torch.nn.functional.conv2d``.
 ``method="fast"`` does the same arithmetic with matrix products:
 
 * ``im2col`` copies every input window into a column of a (C*kh*kw, H_out*W_out*N)
-  matrix; the forward pass is then one product w (F, C*kh*kw) @ cols, and
-  dw = dout (F, H_out*W_out*N) @ cols.T;
+  matrix; the forward pass (``course_utils.convolution.conv2d``) is then one
+  product w (F, C*kh*kw) @ cols, and dw = dout (F, H_out*W_out*N) @ cols.T;
 * dx groups the notes' sum by kernel offset (a, b): the slab w[:, :, a, b].T (C, F)
   @ dout is what reaches the input shifted by (a, b). One product computes the
   slabs of all offsets; a loop over the kh*kw offsets adds each slab into the
   padded input (for all images and channels at once), then the padding is cropped.
 
-Internally the fast path moves the batch axis last, (C, H, W, N): a window slice
-then copies rows of W_out*N contiguous numbers instead of rows of W_out, which
-saves numpy's per-row overhead. Float32 inputs stay float32.
+Internally the fast path moves the batch axis last, (C, H, W, N), as ``im2col`` does:
+a window slice then copies rows of W_out*N contiguous numbers instead of rows of
+W_out, which saves numpy's per-row overhead. Float32 inputs stay float32.
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from ..convolution import (_layer_output_shape, _pair, _validate_layer_inputs, conv2d_naive,
-                           output_size, pad2d)
-from ._common import check_dout, check_method, check_ndim, span
+from .. import convolution
+from ..convolution import im2col, pad2d
+from ..geometry import as_pair, check_dout, check_method, conv_output_shape, span, validate_conv_inputs
 
 __all__ = ["conv2d", "conv2d_backward", "im2col"]
 
 
 def conv2d(x, w, b=None, stride=1, padding=0, method="fast"):
-    """Convolution layer forward pass (cross-correlation, as in PyTorch).
+    """Convolution layer forward pass (cross-correlation, as in PyTorch): lesson 01's
+    ``conv2d_naive`` (method="naive") or ``conv2d`` (im2col, method="fast").
 
     x: (N, C, H, W), w: (F, C, kh, kw), b: (F,) or None -> (N, F, H_out, W_out)
     """
     check_method(method)
-    x, w, b = _validate_layer_inputs(x, w, b)
-    if method == "naive":
-        return conv2d_naive(x, w, b, stride, padding)
-    N, F, Ho, Wo = _layer_output_shape(x, w, stride, padding)
-    out = (w.reshape(F, -1) @ im2col(x, w.shape[2:], stride, padding)).reshape(F, Ho, Wo, N)
-    result = np.empty((N, F, Ho, Wo), dtype=np.result_type(out, b))
-    np.add(out.transpose(3, 0, 1, 2), b[:, None, None], out=result)  # bias, and back to NCHW
-    return result
+    forward = convolution.conv2d_naive if method == "naive" else convolution.conv2d
+    return forward(x, w, b, stride, padding)
 
 
 def conv2d_backward(dout, x, w, stride=1, padding=0, method="fast"):
@@ -61,12 +58,12 @@ def conv2d_backward(dout, x, w, stride=1, padding=0, method="fast"):
     -> dx: (N, C, H, W), dw: (F, C, kh, kw), db: (F,)
     """
     check_method(method)
-    x, w, _ = _validate_layer_inputs(x, w, None)
-    dout = check_dout(dout, _layer_output_shape(x, w, stride, padding))
+    x, w, _ = validate_conv_inputs(x, w, None)
+    dout = check_dout(dout, conv_output_shape(x.shape, w.shape, stride, padding))
     if method == "naive":
         return _conv2d_backward_naive(dout, x, w, stride, padding)
     (N, C, H, W), (F, _, kh, kw), (_, _, Ho, Wo) = x.shape, w.shape, dout.shape
-    (sh, sw), (ph, pw) = _pair(stride, "stride"), _pair(padding, "padding")
+    (sh, sw), (ph, pw) = as_pair(stride, "stride"), as_pair(padding, "padding")
     dout2 = dout.transpose(1, 2, 3, 0).reshape(F, -1)  # (F, Ho*Wo*N): im2col's column order
     dw = (dout2 @ im2col(x, (kh, kw), stride, padding).T).reshape(w.shape)
     taps = w.transpose(2, 3, 1, 0).reshape(kh * kw * C, F)  # row (a*kw + b)*C + c: w[:, c, a, b]
@@ -87,7 +84,7 @@ def _conv2d_backward_naive(dout, x, w, stride, padding):
     dw[f, c, a, b] += dout[n, f, i, j] * xp[n, c, i*sh + a, j*sw + b] and
     dxp[n, c, i*sh + a, j*sw + b] += dout[n, f, i, j] * w[f, c, a, b].
     """
-    (sh, sw), (ph, pw) = _pair(stride, "stride"), _pair(padding, "padding")
+    (sh, sw), (ph, pw) = as_pair(stride, "stride"), as_pair(padding, "padding")
     xp = pad2d(x, padding)
     dtype = np.result_type(dout, x, w)
     dxp, dw, db = np.zeros(xp.shape, dtype), np.zeros(w.shape, dtype), np.zeros(w.shape[0], dtype)
@@ -103,29 +100,3 @@ def _conv2d_backward_naive(dout, x, w, stride, padding):
                     dxp[n, :, rows, cols] += dout[n, f, i, j] * w[f]
     H, W = x.shape[2:]
     return dxp[:, :, ph:ph + H, pw:pw + W], dw, db
-
-
-def im2col(x, kernel_size, stride=1, padding=0):
-    """Every window of the zero-padded input as one column of a matrix.
-
-    x: (N, C, H, W); kernel_size, stride, padding: int or (height, width)
-    -> cols: (C*kh*kw, H_out*W_out*N) with
-    cols[(c*kh + a)*kw + b, (i*W_out + j)*N + n] = xpad[n, c, i*sh + a, j*sw + b]
-    (the batch index varies fastest along a row; see the module docstring).
-    """
-    x = check_ndim(x, 4, "x", "(N, C, H, W)")
-    (kh, kw), (sh, sw), (ph, pw) = (_pair(kernel_size, "kernel_size"), _pair(stride, "stride"),
-                                    _pair(padding, "padding"))
-    _output_hw(x.shape, (kh, kw), stride, padding)  # a clear error if the kernel does not fit
-    N, C, H, W = x.shape
-    xp = np.zeros((C, H + 2 * ph, W + 2 * pw, N), dtype=x.dtype)  # padded, batch last
-    xp[:, ph:ph + H, pw:pw + W] = x.transpose(1, 2, 3, 0)
-    # every window as a view, (C, Ho, Wo, N, kh, kw); then one copy into rows (c, a, b)
-    windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
-    return windows.transpose(0, 4, 5, 1, 2, 3).reshape(C * kh * kw, -1)
-
-
-def _output_hw(x_shape, kernel_size, stride, padding):
-    """(H_out, W_out) of a kernel sliding over the last two axes of ``x_shape``."""
-    (kh, kw), (sh, sw), (ph, pw) = kernel_size, _pair(stride, "stride"), _pair(padding, "padding")
-    return output_size(x_shape[-2], kh, ph, sh), output_size(x_shape[-1], kw, pw, sw)

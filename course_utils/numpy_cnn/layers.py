@@ -6,7 +6,7 @@ x (N, D), w (M, D) with one row per output unit, b (M,), out = x @ w.T + b (N, M
 
 import numpy as np
 
-from ._common import check_dout, check_ndim
+from ..geometry import check_dout, check_ndim
 
 __all__ = ["relu", "relu_backward", "flatten", "flatten_backward", "linear", "linear_backward"]
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._common import check_ndim
+from ..geometry import check_ndim
 
 __all__ = ["softmax_cross_entropy"]
 

@@ -3,12 +3,13 @@
 Shapes: x (N, C, H, W), out and dout (N, C, H_out, W_out) with
 H_out = (H - kh) // sh + 1; ``kernel_size`` and ``stride`` are an int or a
 (height, width) pair, and ``stride`` defaults to ``kernel_size`` (as in PyTorch).
-The forward passes are lesson 03's ``course_utils.pooling`` functions.
+The forward passes are lesson 03's ``course_utils.pooling`` functions, picked by
+``method``.
 
-Padding is not supported: pass ``padding=0`` or pad the input yourself
-(``course_utils.convolution.pad2d``). PyTorch pads max pooling with -inf and,
-for average pooling, counts the padded zeros by default; rather than copy
-these two different rules we refuse a nonzero padding with a ValueError.
+There is no padding argument: pad the input yourself if you need it
+(``course_utils.convolution.pad2d`` pads with zeros). PyTorch pads max pooling
+with -inf and, for average pooling, counts the padded zeros by default; these
+functions copy neither rule.
 
 Backward passes (lecture notes §1.3.2):
 
@@ -23,40 +24,39 @@ Backward passes (lecture notes §1.3.2):
 import numpy as np
 
 from .. import pooling
-from ..convolution import _pair
-from ._common import check_dout, check_method, span
+from ..geometry import check_dout, check_method, pool_windows, span, validate_pool_inputs
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward"]
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, method="fast"):
+def max_pool2d(x, kernel_size, stride=None, method="fast"):
     """Max pooling forward: the maximum of every kh x kw window.
 
     x: (N, C, H, W) -> (N, C, (H - kh) // sh + 1, (W - kw) // sw + 1)
     """
-    _check(method, padding)
+    check_method(method)
     if method == "naive":
         return pooling.max_pool2d_naive(x, kernel_size, stride)
     return pooling.max_pool2d(x, kernel_size, stride)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, method="fast"):
+def avg_pool2d(x, kernel_size, stride=None, method="fast"):
     """Average pooling forward: the mean of every kh x kw window.
 
     x: (N, C, H, W) -> (N, C, (H - kh) // sh + 1, (W - kw) // sw + 1)
     """
-    _check(method, padding)
+    check_method(method)
     if method == "naive":
         return pooling.avg_pool2d_naive(x, kernel_size, stride)
     return pooling.avg_pool2d(x, kernel_size, stride)
 
 
-def max_pool2d_backward(dout, x, kernel_size, stride=None, padding=0, method="fast"):
+def max_pool2d_backward(dout, x, kernel_size, stride=None, method="fast"):
     """Gradient of max pooling: each dout goes to the (first) maximum of its window.
 
     dout: (N, C, H_out, W_out), x: (N, C, H, W) -> dx: (N, C, H, W)
     """
-    _check(method, padding)
+    check_method(method)
     x, (kh, kw), (sh, sw), dout, dx = _prepare_backward(dout, x, kernel_size, stride)
     N, C, Ho, Wo = dout.shape
     if method == "naive":
@@ -67,7 +67,7 @@ def max_pool2d_backward(dout, x, kernel_size, stride=None, padding=0, method="fa
                         a, b = _first_argmax(x[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw])
                         dx[n, c, i * sh + a, j * sw + b] += dout[n, c, i, j]
         return dx
-    windows = pooling._windows(x, (kh, kw), (sh, sw)).reshape(N, C, Ho, Wo, kh * kw)
+    windows = pool_windows(x, (kh, kw), (sh, sw)).reshape(N, C, Ho, Wo, kh * kw)
     winner = windows.argmax(axis=-1)  # np.argmax returns the first maximum, row-major
     for a in range(kh):
         for b in range(kw):
@@ -75,12 +75,12 @@ def max_pool2d_backward(dout, x, kernel_size, stride=None, padding=0, method="fa
     return dx
 
 
-def avg_pool2d_backward(dout, x, kernel_size, stride=None, padding=0, method="fast"):
+def avg_pool2d_backward(dout, x, kernel_size, stride=None, method="fast"):
     """Gradient of average pooling: each dout is spread evenly, dout / (kh * kw), over its window.
 
     dout: (N, C, H_out, W_out), x: (N, C, H, W) -> dx: (N, C, H, W)
     """
-    _check(method, padding)
+    check_method(method)
     x, (kh, kw), (sh, sw), dout, dx = _prepare_backward(dout, x, kernel_size, stride)
     N, C, Ho, Wo = dout.shape
     share = dout / (kh * kw)
@@ -97,16 +97,9 @@ def avg_pool2d_backward(dout, x, kernel_size, stride=None, padding=0, method="fa
     return dx
 
 
-def _check(method, padding):
-    check_method(method)
-    if _pair(padding, "padding") != (0, 0):
-        raise ValueError(f"padding is not supported for pooling here, got padding={padding!r}: "
-                         "pad the input with course_utils.convolution.pad2d (zeros) instead")
-
-
 def _prepare_backward(dout, x, kernel_size, stride):
     """Validate a backward call; returns x, (kh, kw), (sh, sw), dout and a zero dx."""
-    x, kernel, strides, (Ho, Wo) = pooling._validate(x, kernel_size, stride)
+    x, kernel, strides, (Ho, Wo) = validate_pool_inputs(x, kernel_size, stride)
     dout = check_dout(dout, (*x.shape[:2], Ho, Wo))
     dx = np.zeros(x.shape, dtype=np.result_type(dout, x, np.float16))  # float even for int x
     return x, kernel, strides, dout, dx

@@ -1,4 +1,4 @@
-"""Training on CPU or GPU: device choice, augmentation, fit/evaluate, checkpoints, DDP.
+"""Training on CPU or GPU: device choice, augmentation, fit, checkpoints, DDP, command line.
 
 Typical use in a lesson::
 
@@ -6,14 +6,28 @@ Typical use in a lesson::
     history = fit(model, (train_x, train_y), (test_x, test_y), epochs=5, augment="shift")
 
 Modules: ``device`` (pick_device), ``augment`` (random_shift, random_flip), ``checkpoint``
-(save/load, CheckpointError), ``loop`` (fit, evaluate, History), ``distributed`` (torchrun).
+(save/load, CheckpointError), ``loop`` (fit, FitSettings), ``history`` (History),
+``interrupt`` (Ctrl-C between batches), ``distributed`` (torchrun), ``cli`` (the command line
+``python -m course_utils.training``). ``evaluate`` and ``Evaluation`` come from
+:mod:`course_utils.evaluation` and are re-exported here.
 """
 
-from .augment import AUGMENTATIONS, make_augment, random_flip, random_shift
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .device import DEVICE_ENV, describe_device, pick_device
-from .loop import Evaluation, History, evaluate, fit, steps_per_epoch
+import os
+
+# OpenMP threads that busy-wait between operations starve each other when the machine has
+# more runnable threads than cores (a shared 2-core machine: measured 3.5x slower). Passive
+# waiting costs little when the cores are free. Must be set before torch loads OpenMP, so it
+# is set here: ``python -m course_utils.training`` imports this file before its __main__. It
+# takes effect only in a process where torch is not imported yet, and an explicit value wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from ..evaluation import Evaluation, evaluate  # noqa: E402
+from .augment import AUGMENTATIONS, make_augment, random_flip, random_shift  # noqa: E402
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
+from .device import DEVICE_ENV, describe_device, pick_device  # noqa: E402
+from .history import History  # noqa: E402
+from .loop import FitSettings, fit, steps_per_epoch  # noqa: E402
 
 __all__ = ["AUGMENTATIONS", "make_augment", "random_flip", "random_shift", "CheckpointError",
            "load_checkpoint", "save_checkpoint", "DEVICE_ENV", "describe_device", "pick_device",
-           "Evaluation", "History", "evaluate", "fit", "steps_per_epoch"]
+           "Evaluation", "History", "evaluate", "FitSettings", "fit", "steps_per_epoch"]

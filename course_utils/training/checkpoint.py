@@ -8,13 +8,13 @@ problem on loading - unreadable file, another model, missing entries - raises
 :class:`CheckpointError` saying what is wrong and what to do.
 """
 
-import os
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from ..files import atomic_write
 
 __all__ = ["FORMAT_VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint",
            "rng_states", "set_rng_states", "model_identity"]
@@ -95,17 +95,7 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, history=None, e
         "extra": extra or {},
         "torch_version": str(torch.__version__),
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda f: torch.save(state, f))
 
 
 def _read(path, map_location):

@@ -1,4 +1,4 @@
-"""The training loop: ``fit()`` trains a classifier, ``evaluate()`` measures it.
+"""The training loop: ``fit()`` trains a classifier on in-memory tensors.
 
 Design choices (see the docstrings for the details):
 
@@ -16,77 +16,37 @@ Design choices (see the docstrings for the details):
 * Under ``torchrun`` (see :mod:`course_utils.training.distributed`) the model is wrapped in
   DistributedDataParallel and each rank trains on its shard; ``batch_size`` is the global
   batch, split evenly over the ranks, so the hyper-parameters mean the same with any K.
+* The test set is measured with :func:`course_utils.evaluation.evaluation_sums`, the batch
+  loop of ``evaluate``.
+
+How the pieces of one run are held: :class:`FitSettings` (what the caller chose), ``_Learner``
+(model, optimizer, scheduler, loss scaler: one optimizer step), ``_TrainSet`` (the training
+tensors and how they are cut into batches) and ``_Run`` (the position and the generators,
+what a checkpoint keeps).
 """
 
-import contextlib
+import dataclasses
+import difflib
 import math
-import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..evaluation import Evaluation, Placement, check_data, evaluation_sums
 from . import distributed as dist_utils
 from .augment import make_augment
 from .checkpoint import CheckpointError, load_checkpoint, rng_states, save_checkpoint
 from .device import pick_device
+from .history import History
+from .interrupt import DeferredInterrupt
 
-__all__ = ["History", "Evaluation", "fit", "evaluate", "steps_per_epoch"]
-
-
-@dataclass
-class History:
-    """Per-epoch record of a run: one list entry per completed epoch.
-
-    ``train_loss`` and ``train_accuracy`` are averaged over the epoch's (augmented) training
-    batches while the weights changed; ``test_*`` are measured after the epoch; ``seconds``
-    is the epoch's training time (evaluation excluded); ``lr`` the learning rate at its end.
-    """
-
-    epoch: list = field(default_factory=list)
-    train_loss: list = field(default_factory=list)
-    train_accuracy: list = field(default_factory=list)
-    test_loss: list = field(default_factory=list)
-    test_accuracy: list = field(default_factory=list)
-    seconds: list = field(default_factory=list)
-    lr: list = field(default_factory=list)
-
-    def __len__(self):
-        return len(self.epoch)
-
-    def append(self, **row):
-        """Add one epoch; ``row`` has one value for every field."""
-        if set(row) != set(self.to_dict()):
-            raise ValueError(f"a history row needs exactly the fields {sorted(self.to_dict())}")
-        for name, value in row.items():
-            getattr(self, name).append(value)
-
-    @property
-    def total_seconds(self):
-        """Training seconds summed over the epochs."""
-        return float(sum(self.seconds))
-
-    def to_dict(self):
-        """Plain dict of lists (JSON-ready)."""
-        return {name: list(values) for name, values in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data):
-        """Inverse of :meth:`to_dict` (missing fields start empty)."""
-        names = set(cls().to_dict())
-        return cls(**{name: list(values) for name, values in data.items() if name in names})
-
-
-class Evaluation(NamedTuple):
-    """Accuracy (fraction correct, 0..1) and mean cross-entropy loss on a data set."""
-
-    accuracy: float
-    loss: float
+__all__ = ["FitSettings", "fit", "steps_per_epoch"]
 
 
 def steps_per_epoch(train_size, batch_size, world_size=1):
@@ -94,145 +54,80 @@ def steps_per_epoch(train_size, batch_size, world_size=1):
     return math.ceil((train_size // world_size) / (batch_size // world_size))
 
 
-# --- settings --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FitSettings:
+    """How :func:`fit` trains; every field is also a keyword argument of ``fit``.
 
-def _amp_dtype(amp, device):
-    """Autocast dtype for ``amp`` (None = auto: on for CUDA only), or None for full precision."""
-    if amp is None:
-        amp = device.type == "cuda"
-    if not amp:
-        return None
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float16 if device.type == "mps" else torch.bfloat16
-
-
-def _use_channels_last(channels_last, model, device):
-    """channels_last for conv nets on CUDA and CPU (measured faster there), unless told."""
-    if channels_last is not None:
-        return bool(channels_last)
-    has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
-    return has_conv and device.type in ("cuda", "cpu")
-
-
-def _autocast(device, dtype):
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def _check_data(data, name):
-    """(images N×C×H×W, labels N) from a pair of tensors, or ValueError."""
-    if not (isinstance(data, (tuple, list)) and len(data) == 2
-            and all(torch.is_tensor(t) for t in data)):
-        raise ValueError(f"{name} must be a pair of tensors (images N×C×H×W, labels N)")
-    images, labels = data
-    if images.dim() != 4 or labels.dim() != 1 or len(images) != len(labels):
-        raise ValueError(f"{name}: images must be N×C×H×W and labels N, got "
-                         f"{tuple(images.shape)} and {tuple(labels.shape)}")
-    if len(images) == 0:
-        raise ValueError(f"{name} is empty")
-    return images, labels
-
-
-# --- evaluation ------------------------------------------------------------------------------
-
-@torch.no_grad()
-def _evaluate_sums(model, images, labels, batch_size, device, amp_dtype, channels_last):
-    """(summed loss, number correct, count) of ``model`` on the data, in eval mode."""
-    was_training = model.training
-    model.eval()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-    correct = torch.zeros((), dtype=torch.int64, device=device)
-    for start in range(0, len(images), batch_size):
-        x = images[start:start + batch_size].to(device, non_blocking=True)
-        y = labels[start:start + batch_size].to(device, non_blocking=True)
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with _autocast(device, amp_dtype):
-            logits = model(x)
-        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").double()
-        correct += (logits.argmax(1) == y).sum()
-    model.train(was_training)
-    return loss_sum.item(), correct.item(), len(images)
-
-
-def evaluate(model, images, labels, batch_size=1024, device=None, amp=None, channels_last=None):
-    """Accuracy and mean loss of ``model`` on ``images`` N×C×H×W with ``labels`` N.
-
-    Args:
-        device: where to run; None uses the device the model's parameters are on (the model
-            is moved when a device is given).
-        amp, channels_last: as in :func:`fit` (None: automatic).
-
-    Returns:
-        Evaluation(accuracy, loss), e.g. ``acc, loss = evaluate(...)``.
-    """
-    images, labels = _check_data((images, labels), "evaluate data")
-    if device is None:
-        first = next(model.parameters(), None)
-        device = first.device if first is not None else torch.device("cpu")
-    else:
-        device = pick_device(device)
-        model.to(device)
-    use_cl = _use_channels_last(channels_last, model, device)
-    if use_cl:
-        model.to(memory_format=torch.channels_last)
-    loss_sum, correct, count = _evaluate_sums(model, images, labels, batch_size, device,
-                                              _amp_dtype(amp, device), use_cl)
-    return Evaluation(correct / count, loss_sum / count)
-
-
-# --- interrupts ------------------------------------------------------------------------------
-
-class _DeferredInterrupt:
-    """Turn Ctrl-C / a kernel interrupt into a flag checked between batches.
-
-    The first SIGINT lets the current batch finish, so the checkpoint holds a consistent
-    state; a second one interrupts at once. Outside the main thread (where handlers cannot
-    be installed) and under DDP, interrupts are left alone.
+    epochs: total number of epochs of the run (a resumed run continues up to it).
+    batch_size: images per optimizer step (over all ranks under torchrun).
+    augment: None, a name from ``augment.AUGMENTATIONS`` or ``f(images, generator)``.
+    device: None (``pick_device()``), a name or a torch.device.
+    checkpoint_path: if given, a checkpoint is written after every epoch and when the run is
+        interrupted (Ctrl-C or a kernel interrupt: the current batch finishes, the
+        checkpoint is written, KeyboardInterrupt is raised again).
+    resume: continue from ``checkpoint_path`` if that file exists. (Under torchrun rank 0
+        writes the per-epoch checkpoints; an interrupt there writes none, as the ranks would
+        stop at different batches.)
+    amp: mixed precision (None: on CUDA only). channels_last: None = for conv nets on CUDA
+        and CPU. compile: wrap the model in ``torch.compile``.
+    progress: show a tqdm bar (notebook widget in Jupyter).
+    seed: data order and augmentation (dropout uses torch's global generator: seed it yourself).
+    eval_batch_size: images per forward pass when testing.
+    callback: called as ``callback(history)`` after every epoch (e.g. to print or plot).
     """
 
-    def __init__(self, enabled=True):
-        self.enabled, self.requested, self.previous = enabled, False, None
+    epochs: int = 1
+    batch_size: int = 128
+    augment: Any = None
+    device: Any = None
+    checkpoint_path: Any = None
+    resume: bool = True
+    amp: bool | None = None
+    channels_last: bool | None = None
+    compile: bool = False
+    progress: bool = True
+    seed: int = 0
+    eval_batch_size: int = 1024
+    callback: Any = None
 
-    def __enter__(self):
-        if self.enabled:
-            try:
-                self.previous = signal.signal(signal.SIGINT, self._handle)
-            except ValueError:  # not the main thread
-                self.enabled = False
-        return self
+    def __post_init__(self):
+        if self.epochs < 0 or self.batch_size < 1:
+            raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {self.epochs}, "
+                             f"{self.batch_size}")
 
-    def _handle(self, signum, frame):
-        if self.requested:  # second Ctrl-C: stop now
-            self._restore()
-            raise KeyboardInterrupt
-        self.requested = True
+    @classmethod
+    def with_options(cls, settings=None, **options):
+        """``settings`` (default: the defaults) with the fields named in ``options`` replaced.
 
-    def check(self):
-        """Raise KeyboardInterrupt if an interrupt arrived since the last check."""
-        if self.requested:
-            self.requested = False
-            raise KeyboardInterrupt("training interrupted")
-
-    def _restore(self):
-        if self.enabled:
-            signal.signal(signal.SIGINT, self.previous if self.previous is not None
-                          else signal.default_int_handler)
-            self.enabled = False
-
-    def __exit__(self, *exc):
-        self._restore()
-        return False
+        Raises TypeError for a name that is not a field, suggesting the closest one.
+        """
+        names = [f.name for f in dataclasses.fields(cls)]
+        for name in options:
+            if name not in names:
+                raise TypeError(f"fit() got an unexpected keyword argument {name!r}"
+                                f"{_hint(name, names)}; its settings are {', '.join(names)}")
+        return dataclasses.replace(settings if settings is not None else cls(), **options)
 
 
-# --- fit -------------------------------------------------------------------------------------
+def _hint(name, names):
+    """What the caller of ``fit(..., name=...)`` probably meant, or ''."""
+    if name in ("lr", "weight_decay"):
+        return f" (set it in the optimizer: optimizer=torch.optim.Adam(model.parameters(), {name}=...))"
+    close = difflib.get_close_matches(name, names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# --- the state of one run --------------------------------------------------------------------
 
 class _Run:
-    """The mutable state of one ``fit`` call: position, generators and partial sums."""
+    """The mutable state of one ``fit`` call: position, generators and partial sums.
 
-    def __init__(self, seed, rank):
+    ``config`` holds the settings a resumed run must share with the one it continues
+    (batch_size, train_size, seed, world_size; plus epochs, for the record).
+    """
+
+    def __init__(self, seed, rank, config):
+        self.config = config
         self.order = torch.Generator().manual_seed(seed)
         self.aug = torch.Generator().manual_seed(seed + 1 + 1_000_003 * rank)
         self.epoch, self.step = 0, 0
@@ -240,23 +135,24 @@ class _Run:
         self.aug_at_step, self.torch_at_step = self.aug.get_state(), torch.get_rng_state()
         self.loss_sum, self.correct, self.seen, self.seconds = 0.0, 0, 0, 0.0
 
-    def extra(self, fit_config, scaler):
+    def extra(self, scaler):
         """What a checkpoint needs beyond model/optimizer/scheduler to continue exactly."""
-        return {"fit": fit_config, "step": self.step,
+        return {"fit": self.config, "step": self.step,
                 "order_at_epoch_start": self.order_at_epoch_start, "aug": self.aug_at_step,
                 "partial": [self.loss_sum, self.correct, self.seen, self.seconds],
                 "scaler": scaler.state_dict() if scaler is not None else None}
 
-    def restore(self, state, fit_config, path, scaler):
+    def restore(self, state, path, scaler):
+        """Continue from the checkpoint dict ``state`` read from ``path``, or CheckpointError."""
         extra = state.get("extra") or {}
         if "fit" not in extra or "step" not in extra:
             raise CheckpointError(f"{path} has no training-loop position (was it written by "
                                   "save_checkpoint directly?); pass resume=False to start over.")
         for key in ("batch_size", "train_size", "seed", "world_size"):
-            if extra["fit"].get(key) != fit_config[key]:
+            if extra["fit"].get(key) != self.config[key]:
                 raise CheckpointError(
                     f"{path} was written by a run with {key}={extra['fit'].get(key)}, this one "
-                    f"has {key}={fit_config[key]}: resuming would not continue that run. Use "
+                    f"has {key}={self.config[key]}: resuming would not continue that run. Use "
                     "the same settings, another checkpoint path, or resume=False.")
         self.epoch, self.step = state["epoch"], extra["step"]
         self.order_at_epoch_start = extra["order_at_epoch_start"]
@@ -272,208 +168,283 @@ class _Run:
         self.order.set_state(self.order_at_epoch_start)
         return torch.randperm(n, generator=self.order)
 
+    def step_done(self, step):
+        """Record that ``step`` completed, with the generator states an interrupt keeps."""
+        self.step = step + 1
+        self.aug_at_step, self.torch_at_step = self.aug.get_state(), torch.get_rng_state()
+
     def next_epoch(self):
+        """Start the next epoch: position 0, new order state, empty sums."""
         self.epoch, self.step = self.epoch + 1, 0
         self.order_at_epoch_start = self.order.get_state()
         self.loss_sum, self.correct, self.seen, self.seconds = 0.0, 0, 0, 0.0
+        self.aug_at_step, self.torch_at_step = self.aug.get_state(), torch.get_rng_state()
 
 
-def _save(path, model, optimizer, scheduler, history, run, fit_config, scaler, rng=None):
-    if path is not None and dist_utils.is_main_process():
-        save_checkpoint(path, model, optimizer, scheduler, history.to_dict(), run.epoch,
-                        extra=run.extra(fit_config, scaler), rng=rng)
+@dataclass(eq=False)
+class _Learner:
+    """What an optimizer step uses: the model, its optimizer, scheduler and loss scaler.
+
+    ``model`` is the bare module (checkpoints, evaluation); ``net`` is what the forward pass
+    calls: the model, or its DistributedDataParallel / torch.compile wrapper.
+    """
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: Any  # torch.amp.GradScaler for float16 on CUDA, else None
+    placement: Placement
+    net: nn.Module = None
+
+    def step(self, x, y):
+        """One optimizer step on images x B×C×H×W, labels y B; returns detached (logits, loss)."""
+        x = self.placement.inputs(x)
+        with self.placement.autocast():
+            logits = self.net(x)
+            loss = F.cross_entropy(logits.float(), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return logits.detach(), loss.detach()
 
 
-def fit(model, train_data, test_data=None, epochs=1, batch_size=128, optimizer=None,
-        scheduler=None, augment=None, device=None, checkpoint_path=None, resume=True,
-        amp=None, channels_last=None, compile=False, progress=True, seed=0,
-        eval_batch_size=1024, callback=None):
+@dataclass(frozen=True, eq=False)
+class _TrainSet:
+    """The training tensors on the device and how this rank cuts them into batches.
+
+    images N×C×H×W, labels N; ``local_batch`` images per step on this rank, ``steps`` steps
+    per epoch; ``augment`` is applied to every batch (or None).
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    augment: Any
+    local_batch: int
+    steps: int
+    world: int
+
+    def epoch_order(self, run):
+        """This rank's indices for the current epoch of ``run``, on the device."""
+        order = dist_utils.shard(run.epoch_order(len(self.images)), dist_utils.rank(), self.world)
+        return order.to(self.images.device)
+
+    def batch(self, order, step, generator):
+        """(images B×C×H×W, labels B) of ``step``, augmented with ``generator``."""
+        indices = order[step * self.local_batch:(step + 1) * self.local_batch]
+        x, y = self.images[indices], self.labels[indices]
+        if self.augment is not None:
+            x = self.augment(x, generator)
+        return x, y
+
+
+class _EpochSums:
+    """Loss and accuracy sums of the steps since the last fold, kept on the device."""
+
+    def __init__(self, device):
+        self.device = device
+        self.loss = torch.zeros((), dtype=torch.float64, device=device)
+        self.correct = torch.zeros((), dtype=torch.int64, device=device)
+        self.seen, self.start = 0, time.perf_counter()
+
+    def add(self, logits, loss, y):
+        """Count one step's (logits B×classes, mean loss, labels B)."""
+        self.loss += loss.double() * len(y)
+        self.correct += (logits.argmax(1) == y).sum()
+        self.seen += len(y)
+
+    def fold_into(self, run):
+        """Move the sums and the time since the last fold into ``run`` (a device sync)."""
+        run.loss_sum += self.loss.item()
+        run.correct += int(self.correct.item())
+        run.seen += self.seen
+        self.loss.zero_(), self.correct.zero_()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        now = time.perf_counter()
+        run.seconds += now - self.start
+        self.seen, self.start = 0, now
+
+
+# --- fit -------------------------------------------------------------------------------------
+
+def fit(model, train_data, test_data=None, *, optimizer=None, scheduler=None, settings=None,
+        **options):
     """Train ``model`` with cross-entropy on in-memory tensors and return its History.
 
     Args:
         model: nn.Module mapping images N×C×H×W to logits N×classes (modified in place).
         train_data, test_data: pairs (images N×C×H×W float, labels N int64); test_data may
             be None (test fields are then NaN).
-        epochs: total number of epochs of the run (a resumed run continues up to it).
-        batch_size: images per optimizer step (over all ranks under torchrun).
         optimizer: default ``Adam(lr=1e-3)``; scheduler: stepped after every batch.
-        augment: None, a name from ``augment.AUGMENTATIONS`` or ``f(images, generator)``.
-        device: None (``pick_device()``), a name or a torch.device.
-        checkpoint_path: if given, a checkpoint is written after every epoch and when the
-            run is interrupted (Ctrl-C or a kernel interrupt: the current batch finishes,
-            the checkpoint is written, KeyboardInterrupt is raised again).
-        resume: continue from ``checkpoint_path`` if that file exists. (Under torchrun rank 0
-            writes the per-epoch checkpoints; an interrupt there writes none, as the ranks
-            would stop at different batches.)
-        amp: mixed precision (None: on CUDA only). channels_last: None = for conv nets on
-            CUDA and CPU. compile: wrap the model in ``torch.compile``.
-        progress: show a tqdm bar (notebook widget in Jupyter). seed: data order and
-            augmentation (dropout uses torch's global generator: seed it yourself).
-        eval_batch_size: images per forward pass when testing.
-        callback: called as ``callback(history)`` after every epoch (e.g. to print or plot).
+        settings: a :class:`FitSettings`; default ``FitSettings()``.
+        **options: fields of FitSettings, overriding ``settings``: epochs=1, batch_size=128,
+            augment=None, device=None, checkpoint_path=None, resume=True, amp=None,
+            channels_last=None, compile=False, progress=True, seed=0, eval_batch_size=1024,
+            callback=None (see FitSettings for what each does).
+
+    Example::
+
+        history = fit(model, (train_x, train_y), (test_x, test_y), epochs=5, augment="shift")
 
     Returns:
         History with one entry per epoch (including those of a resumed run).
 
     Raises:
+        TypeError: an unknown keyword argument.
         CheckpointError: the checkpoint to resume from is corrupt, from another model, or
             from a run with other settings.
     """
-    train_x, train_y = _check_data(train_data, "train_data")
+    settings = FitSettings.with_options(settings, **options)
+    train_data = check_data(train_data, "train_data")
     if test_data is not None:
-        test_x, test_y = _check_data(test_data, "test_data")
-    if epochs < 0 or batch_size < 1:
-        raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
-    world, rank = dist_utils.world_size(), dist_utils.rank()
-    if batch_size % world:
-        raise ValueError(f"batch_size {batch_size} must be divisible by the {world} processes")
-    local_batch = batch_size // world
-    device = pick_device(device)
-    amp_dtype = _amp_dtype(amp, device)
-    use_cl = _use_channels_last(channels_last, model, device)
-    model.to(device)
-    if use_cl:
-        model.to(memory_format=torch.channels_last)
+        test_data = check_data(test_data, "test_data")
+    world = dist_utils.world_size()
+    if settings.batch_size % world:
+        raise ValueError(f"batch_size {settings.batch_size} must be divisible by the {world} "
+                         "processes")
+    placement = Placement.choose(model, pick_device(settings.device), settings.amp,
+                                 settings.channels_last)
+    placement.prepare(model)
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    if isinstance(augment, str):
-        augment = make_augment(augment)
-    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 and \
-        device.type == "cuda" else None
-
-    train_x, train_y = train_x.to(device), train_y.to(device)
+    learner = _Learner(model, optimizer, scheduler, _grad_scaler(placement), placement)
+    data = _train_set(train_data, settings, world, placement.device)
     if test_data is not None:
-        test_x, test_y = test_x.to(device), test_y.to(device)
-    n = len(train_x)
-    steps = steps_per_epoch(n, batch_size, world)
-    fit_config = {"batch_size": batch_size, "train_size": n, "seed": seed, "world_size": world,
-                  "epochs": epochs}
+        test_data = tuple(t.to(placement.device) for t in test_data)
+    run = _Run(settings.seed, dist_utils.rank(), _run_config(data, settings, world))
+    history = History()
+    path = settings.checkpoint_path
+    if path is not None and settings.resume and Path(path).exists():
+        history = _resume(path, learner, run)
+    learner.net = _wrap(model, placement.device, settings.compile)
+    _train(learner, data, test_data, run, history, settings)
+    return history
 
-    run, history = _Run(seed, rank), History()
-    if checkpoint_path is not None and resume and Path(checkpoint_path).exists():
-        state = load_checkpoint(checkpoint_path, model, optimizer, scheduler)
-        run.restore(state, fit_config, checkpoint_path, scaler)
-        history = History.from_dict(state["history"])
-        if dist_utils.is_distributed():
-            dist_utils.broadcast_module(model)
 
+def _grad_scaler(placement):
+    """A GradScaler for float16 autocast on CUDA (bfloat16 and float32 need none), else None."""
+    if placement.amp_dtype == torch.float16 and placement.device.type == "cuda":
+        return torch.amp.GradScaler("cuda")
+    return None
+
+
+def _train_set(train_data, settings, world, device):
+    """The training data on ``device`` with its batching for this rank."""
+    images, labels = train_data
+    augment = make_augment(settings.augment) if isinstance(settings.augment, str) else settings.augment
+    return _TrainSet(images.to(device), labels.to(device), augment, settings.batch_size // world,
+                     steps_per_epoch(len(images), settings.batch_size, world), world)
+
+
+def _run_config(data, settings, world):
+    """The settings recorded in checkpoints; a resumed run must match the first four."""
+    return {"batch_size": settings.batch_size, "train_size": len(data.images),
+            "seed": settings.seed, "world_size": world, "epochs": settings.epochs}
+
+
+def _resume(path, learner, run):
+    """Restore model, optimizer, scheduler and ``run`` from ``path``; returns its History."""
+    state = load_checkpoint(path, learner.model, learner.optimizer, learner.scheduler)
+    run.restore(state, path, learner.scaler)
+    if dist_utils.is_distributed():
+        dist_utils.broadcast_module(learner.model)
+    return History.from_dict(state["history"])
+
+
+def _wrap(model, device, compile):
+    """What the forward pass calls: DDP under torchrun, compiled if asked."""
     net = model
     if dist_utils.is_distributed():
         ids = [device.index or 0] if device.type == "cuda" else None
         net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-    if compile:
-        net = torch.compile(net)
+    return torch.compile(net) if compile else net
 
-    bar = tqdm(total=max(epochs, run.epoch) * steps, initial=run.epoch * steps + run.step,
-               disable=not progress or rank != 0, unit="batch", dynamic_ncols=True)
-    interrupt = _DeferredInterrupt(enabled=not dist_utils.is_distributed())
+
+def _train(learner, data, test_data, run, history, settings):
+    """Run the epochs up to ``settings.epochs``: train, test, record, checkpoint, call back."""
+    bar = tqdm(total=max(settings.epochs, run.epoch) * data.steps,
+               initial=run.epoch * data.steps + run.step,
+               disable=not settings.progress or dist_utils.rank() != 0, unit="batch",
+               dynamic_ncols=True)
+    interrupt = DeferredInterrupt(enabled=not dist_utils.is_distributed())
     try:
         with interrupt:
-            while run.epoch < epochs:
-                _train_epoch(net, model, optimizer, scheduler, augment, scaler, amp_dtype,
-                             use_cl, device, train_x, train_y, local_batch, steps, world, run,
-                             bar, interrupt)
+            while run.epoch < settings.epochs:
+                _train_epoch(learner, data, run, bar, interrupt)
                 interrupt.check()
-                if dist_utils.is_distributed():
-                    dist_utils.broadcast_module(model)  # BN statistics of the last batches
-                loss_sum, correct, seen = dist_utils.all_reduce_sum(
-                    [run.loss_sum, run.correct, run.seen])
-                test = _test(model, None if test_data is None else (test_x, test_y),
-                             eval_batch_size, device, amp_dtype, use_cl)
-                history.append(epoch=run.epoch + 1, train_loss=loss_sum / seen,
-                               train_accuracy=correct / seen, test_loss=test.loss,
-                               test_accuracy=test.accuracy, seconds=run.seconds,
-                               lr=optimizer.param_groups[0]["lr"])
-                bar.set_postfix(epoch=run.epoch + 1, loss=f"{loss_sum / seen:.3f}",
-                                test_acc=f"{test.accuracy:.4f}")
+                _record_epoch(learner, test_data, run, history, settings.eval_batch_size, bar)
                 run.next_epoch()
-                run.aug_at_step, run.torch_at_step = run.aug.get_state(), torch.get_rng_state()
-                _save(checkpoint_path, model, optimizer, scheduler, history, run, fit_config,
-                      scaler)
-                if callback is not None:
-                    callback(history)
+                _save(settings.checkpoint_path, learner, history, run)
+                if settings.callback is not None:
+                    settings.callback(history)
                 interrupt.check()
     except KeyboardInterrupt:
         if not dist_utils.is_distributed():
             rng = rng_states()
             rng["torch"] = run.torch_at_step
-            _save(checkpoint_path, model, optimizer, scheduler, history, run, fit_config,
-                  scaler, rng=rng)
+            _save(settings.checkpoint_path, learner, history, run, rng=rng)
         raise
     finally:
         bar.close()
-    return history
 
 
-def _test(model, data, batch_size, device, amp_dtype, use_cl):
+def _train_epoch(learner, data, run, bar, interrupt):
+    """Run the remaining steps of the current epoch, updating ``run`` after each one."""
+    order = data.epoch_order(run)
+    learner.model.train()
+    sums = _EpochSums(data.images.device)
+    try:
+        for step in range(run.step, data.steps):
+            interrupt.check()
+            x, y = data.batch(order, step, run.aug)
+            logits, loss = learner.step(x, y)
+            sums.add(logits, loss, y)
+            run.step_done(step)
+            if run.step % 50 == 0 or run.step == data.steps:
+                sums.fold_into(run)
+                bar.set_postfix(epoch=run.epoch + 1,
+                                loss=f"{run.loss_sum / max(run.seen, 1):.3f}", refresh=False)
+            bar.update(1)
+    except KeyboardInterrupt:
+        sums.fold_into(run)
+        raise
+
+
+def _record_epoch(learner, test_data, run, history, eval_batch_size, bar):
+    """Test the model after an epoch and append the epoch's row to ``history``."""
+    if dist_utils.is_distributed():
+        dist_utils.broadcast_module(learner.model)  # BN statistics of the last batches
+    loss_sum, correct, seen = dist_utils.all_reduce_sum([run.loss_sum, run.correct, run.seen])
+    test = _test(learner.model, test_data, eval_batch_size, learner.placement)
+    history.append(epoch=run.epoch + 1, train_loss=loss_sum / seen, train_accuracy=correct / seen,
+                   test_loss=test.loss, test_accuracy=test.accuracy, seconds=run.seconds,
+                   lr=learner.optimizer.param_groups[0]["lr"])
+    bar.set_postfix(epoch=run.epoch + 1, loss=f"{loss_sum / seen:.3f}",
+                    test_acc=f"{test.accuracy:.4f}")
+
+
+def _test(model, data, batch_size, placement):
     """Evaluation on ``data`` (sharded and summed over ranks under DDP); NaN without data."""
     if data is None:
         return Evaluation(float("nan"), float("nan"))
     images, labels = data
     if dist_utils.is_distributed():
-        images, labels = images[dist_utils.rank()::dist_utils.world_size()], \
-            labels[dist_utils.rank()::dist_utils.world_size()]
-    sums = _evaluate_sums(model, images, labels, batch_size, device, amp_dtype, use_cl)
+        images = images[dist_utils.rank()::dist_utils.world_size()]
+        labels = labels[dist_utils.rank()::dist_utils.world_size()]
+    sums = evaluation_sums(model, images, labels, batch_size, placement)
     loss_sum, correct, count = dist_utils.all_reduce_sum(list(sums))
     return Evaluation(correct / count, loss_sum / count)
 
 
-def _train_epoch(net, model, optimizer, scheduler, augment, scaler, amp_dtype, use_cl, device,
-                 train_x, train_y, local_batch, steps, world, run, bar, interrupt):
-    """Run the remaining steps of the current epoch, updating ``run`` after each one."""
-    order = dist_utils.shard(run.epoch_order(len(train_x)), dist_utils.rank(), world)
-    order = order.to(device)
-    model.train()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-    correct = torch.zeros((), dtype=torch.int64, device=device)
-    seen, start = 0, time.perf_counter()
-
-    def fold():
-        # Move the device sums into ``run`` (a sync); done now and then and on an interrupt.
-        nonlocal seen, start
-        run.loss_sum += loss_sum.item()
-        run.correct += int(correct.item())
-        run.seen += seen
-        loss_sum.zero_(), correct.zero_()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        now = time.perf_counter()
-        run.seconds += now - start
-        seen, start = 0, now
-
-    try:
-        for step in range(run.step, steps):
-            interrupt.check()
-            batch = order[step * local_batch:(step + 1) * local_batch]
-            x, y = train_x[batch], train_y[batch]
-            if augment is not None:
-                x = augment(x, run.aug)
-            if use_cl:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with _autocast(device, amp_dtype):
-                logits = net(x)
-                loss = F.cross_entropy(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            loss_sum += loss.detach().double() * len(y)
-            correct += (logits.detach().argmax(1) == y).sum()
-            seen += len(y)
-            run.step = step + 1
-            # The generators' states after a completed step: what an interrupt checkpoint keeps.
-            run.aug_at_step, run.torch_at_step = run.aug.get_state(), torch.get_rng_state()
-            if run.step % 50 == 0 or run.step == steps:
-                fold()
-                bar.set_postfix(epoch=run.epoch + 1,
-                                loss=f"{run.loss_sum / max(run.seen, 1):.3f}", refresh=False)
-            bar.update(1)
-    except KeyboardInterrupt:
-        fold()
-        raise
+def _save(path, learner, history, run, rng=None):
+    """Write the checkpoint of ``run`` to ``path`` (rank 0 only; nothing when path is None)."""
+    if path is not None and dist_utils.is_main_process():
+        save_checkpoint(path, learner.model, learner.optimizer, learner.scheduler,
+                        history.to_dict(), run.epoch, extra=run.extra(learner.scaler), rng=rng)

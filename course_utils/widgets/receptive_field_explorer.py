@@ -69,7 +69,8 @@ class ReceptiveFieldExplorer:
 
     def _draw(self):
         if self.rf is None:
-            print(f"This stack does not fit the {self.image.shape[0]}x{self.image.shape[1]} image: {self.message}")
+            height, width = self.image.shape[:2]
+            print(f"This stack does not fit the {height}x{width} image: {self.message}")
             return
         fig, ax = plt.subplots(figsize=(4.5, 4.5))
         ax.imshow(self.image, cmap="gray")

@@ -6,7 +6,7 @@ event for a message that has already arrived (seen here in about one `nbgrader a
 three: the kernel idle, the client asleep until the cell timeout). Polling in short slices
 re-checks the socket each time, so a missed wake-up costs at most one slice.
 
-    from course_utils.kernel_polling import poll_in_slices
+    from course_tools.kernel_polling import poll_in_slices
     poll_in_slices()          # once, before executing notebooks
 
 nbgrader reads this from the `nbgrader_config.py` that scripts/grading_course.py writes.

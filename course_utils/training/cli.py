@@ -1,6 +1,6 @@
 """Train a course model on Fashion-MNIST from the command line.
 
-    python -m course_utils.train --model small_cnn --epochs 12 --schedule onecycle \\
+    python -m course_utils.training --model small_cnn --epochs 12 --schedule onecycle \\
         --augment shift-flip --save course_utils/pretrained/small_cnn.pt
 
 The last line of standard output is one JSON object (``test_accuracy``, ``train_seconds``,
@@ -8,38 +8,36 @@ The last line of standard output is one JSON object (``test_accuracy``, ``train_
 ``json.loads(output.splitlines()[-1])``. Under ``torchrun --nproc_per_node=K`` the same
 command trains with DistributedDataParallel (gloo on CPU, nccl on GPU); only rank 0 prints
 and writes files. ``--save`` writes the trained weights in the format of
-``course_utils.models.load_pretrained`` and records them in the folder's ``MANIFEST.json``
+``course_utils.pretrained.load_pretrained`` and records them in the folder's ``MANIFEST.json``
 (test accuracy measured after reloading the file, this exact command, seconds, versions).
+
+``OMP_WAIT_POLICY=PASSIVE`` is set by ``course_utils/training/__init__.py``, which Python
+imports before this module and before torch (see the reason there).
 """
 
 import argparse
-import datetime
-import hashlib
 import json
-import os
 import shlex
 import sys
 from pathlib import Path
 
-# OpenMP threads that busy-wait between operations starve each other when the machine has
-# more runnable threads than cores (a shared 2-core machine: measured 3.5x slower). Passive
-# waiting costs little when the cores are free. Must be set before torch loads OpenMP.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch
 
-import torch  # noqa: E402
+from ..data import DatasetError, load_fashion_mnist
+from ..models import build_model, model_names
+from ..pretrained import publish_pretrained
+from . import distributed
+from .augment import AUGMENTATIONS
+from .device import describe_device, pick_device
+from .loop import fit, steps_per_epoch
 
-from .data import DatasetError, load_fashion_mnist  # noqa: E402
-from .models import build_model, model_names, save_pretrained  # noqa: E402
-from .training import (  # noqa: E402
-    AUGMENTATIONS, describe_device, distributed, evaluate, fit, pick_device)
-from .training.loop import steps_per_epoch  # noqa: E402
-
+PROG = "python -m course_utils.training"
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m course_utils.train",
-                                     description=__doc__.split("\n\n")[0])
+    """The command line's options (argparse exits with a message on bad ones)."""
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help=f"one of {', '.join(model_names())}")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=128,
@@ -115,30 +113,16 @@ def load_data(train_size, test_size, seed):
 
 def command_line(argv):
     """The command that was run, as one shell-quoted string."""
-    return shlex.join(["python", "-m", "course_utils.train", *argv])
+    return shlex.join([*PROG.split(), *argv])
 
 
 def write_pretrained(model, args, argv, result, test_data):
     """Save the weights, reload them, measure the test accuracy, update MANIFEST.json."""
-    from .models import load_pretrained_file
-
-    path = save_pretrained(model, args.model, args.save)
-    reloaded = load_pretrained_file(path)
-    accuracy, loss = evaluate(reloaded, *test_data, device="cpu")
-    manifest_path = path.parent / "MANIFEST.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    manifest[path.stem] = {
-        "model": args.model, "config": reloaded.config, "file": path.name,
-        "bytes": path.stat().st_size,
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-        "parameters": result["parameters"], "test_accuracy": accuracy, "test_loss": loss,
-        "test_images": len(test_data[1]), "train_images": result["train_size"],
+    entry = publish_pretrained(model, args.model, args.save, test_data, {
+        "parameters": result["parameters"], "train_images": result["train_size"],
         "epochs": result["epochs"], "train_seconds": result["train_seconds"],
-        "command": command_line(argv), "device": result["device"],
-        "torch": str(torch.__version__), "date": datetime.date.today().isoformat(),
-    }
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return accuracy
+        "command": command_line(argv), "device": result["device"]})
+    return entry["test_accuracy"]
 
 
 def print_epoch(history):
@@ -150,6 +134,7 @@ def print_epoch(history):
 
 
 def main(argv=None):
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     if args.threads:
@@ -165,6 +150,7 @@ def main(argv=None):
 
 
 def _train(args, argv, info):
+    """Train as ``args`` say; rank 0 prints the JSON summary (and saves). Exit status."""
     rank0 = info is None or info.rank == 0
     device = info.device if info is not None else pick_device(args.device)
     torch.manual_seed(args.seed)  # the initial weights (DDP then broadcasts rank 0's)
@@ -187,12 +173,27 @@ def _train(args, argv, info):
                   progress=not args.quiet, seed=args.seed,
                   callback=None if args.quiet or not rank0 else print_epoch)
     if args.state_file is not None:
-        rank = info.rank if info is not None else 0
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        torch.save(state, f"{args.state_file}.rank{rank}.pt")
+        write_state_file(model, args.state_file, info.rank if info is not None else 0)
     if not rank0:
         return 0
-    result = {
+    result = summary(args, model, history, (train_data, test_data), device, world)
+    if args.save is not None:
+        result["saved"] = str(args.save)
+        result["saved_test_accuracy"] = write_pretrained(model, args, argv, result, test_data)
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+def write_state_file(model, prefix, rank):
+    """Write this rank's final parameters and buffers to ``PREFIX.rankR.pt`` (for tests)."""
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    torch.save(state, f"{prefix}.rank{rank}.pt")
+
+
+def summary(args, model, history, data, device, world):
+    """The JSON summary of a finished run; ``data`` is (train, test) pairs."""
+    train_data, test_data = data
+    return {
         "model": args.model, "parameters": sum(p.numel() for p in model.parameters()),
         "epochs": len(history), "batch_size": args.batch_size, "optimizer": args.optimizer,
         "lr": DEFAULT_LR[args.optimizer] if args.lr is None else args.lr,
@@ -205,12 +206,3 @@ def _train(args, argv, info):
         "test_accuracy_per_epoch": [round(a, 4) for a in history.test_accuracy],
         "seconds_per_epoch": [round(s, 2) for s in history.seconds],
     }
-    if args.save is not None:
-        result["saved"] = str(args.save)
-        result["saved_test_accuracy"] = write_pretrained(model, args, argv, result, test_data)
-    print(json.dumps(result), flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
