@@ -6,7 +6,10 @@
 It runs nbgrader's own preprocessors, in the order `nbgrader generate_assignment`
 uses (without the gradebook database): lock cells, replace the code between
 BEGIN/END SOLUTION with a stub, clear outputs, compute checksums, remove the
-hidden tests. Never edit notebooks/ by hand.
+hidden tests. Then it removes what only the test tools need from cells that nbgrader does
+not manage: a leading `# NBVAL_IGNORE_OUTPUT` marker and the comment lines that give its
+reason (nbval reads them in solutions/; students have no use for them). Never edit
+notebooks/ by hand.
 """
 
 import argparse
@@ -30,13 +33,35 @@ PIPELINE = [LockCells, ClearSolutions, ClearOutput, CheckCellMetadata, ComputeCh
             ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata]
 
 
+NBVAL_MARKER = "# NBVAL_IGNORE_OUTPUT"
+
+
+def without_test_markers(source):
+    """A cell's source without a leading nbval marker and the comment lines that follow it."""
+    lines = source.split("\n")
+    if not lines or lines[0].strip() != NBVAL_MARKER:
+        return source
+    rest = lines[1:]
+    while rest and rest[0].lstrip().startswith("#") and not rest[0].lstrip().startswith("#%"):
+        rest = rest[1:]
+    return "\n".join(rest)
+
+
+def strip_test_markers(notebook):
+    """Remove nbval markers from the code cells nbgrader does not manage (in place)."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and not cell.metadata.get("nbgrader"):
+            cell.source = without_test_markers(cell.source)
+    return notebook
+
+
 def student_version(solution):
     """The student notebook (a new NotebookNode) generated from a solution notebook."""
     notebook, resources = copy.deepcopy(solution), {}
     for preprocessor in PIPELINE:
         notebook, resources = preprocessor().preprocess(notebook, resources)
     notebook.metadata.pop("jupytext", None)  # the student copy is not paired with a script
-    return notebook
+    return strip_test_markers(notebook)
 
 
 def released_text(solution_path):

@@ -214,7 +214,8 @@ for _c, _h, _w, _kh, _kw in [(1, 4, 4, 4, 4), (3, 9, 7, 2, 5), (2, 5, 8, 1, 1)]:
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# The solution above computes $\partial f/\partial I$ by *scattering*: output $L[i,j]$ was made from
+# The natural answer to this exercise (and the library's naive version) computes $\partial f/\partial I$
+# by *scattering*: output $L[i,j]$ was made from
 # one window of the input, so its gradient flows back into that window, weighted by the filter.
 # Scattering (one loop over outputs) and gathering (the full convolution, one loop over inputs) give
 # the same numbers; the library's fast path scatters with one loop over the $k_h k_w$ filter

@@ -14,6 +14,7 @@ import nbformat
 import pytest
 
 from course_tools.notebook_pairs import pair_difference
+from course_tools.release import without_test_markers
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -61,6 +62,18 @@ def test_student_version_holds_no_solution_and_no_hidden_test(solution):
     assert not leaked, f"solution or hidden-test lines in the student notebook: {leaked}"
     stubs = [cell for cell in student.cells if nbgrader_meta(cell).get("solution")]
     assert stubs and all("raise NotImplementedError()" in cell.source for cell in stubs)
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=ids)
+def test_student_version_shows_nothing_for_the_test_tools(solution):
+    student = nbformat.read(ROOT / "notebooks" / solution.name, as_version=4)
+    assert not [cell.source for cell in student.cells if "NBVAL" in cell.source]
+
+
+def test_release_drops_the_nbval_marker_and_its_reason_only():
+    source = "# NBVAL_IGNORE_OUTPUT\n# Timings vary.\n# (two lines of reason)\nx = 1  # kept\n# kept too"
+    assert without_test_markers(source) == "x = 1  # kept\n# kept too"
+    assert without_test_markers("x = 1\n# NBVAL_IGNORE_OUTPUT") == "x = 1\n# NBVAL_IGNORE_OUTPUT"
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=ids)
