@@ -6,7 +6,8 @@ The common failures get the same words in every lesson:
 * the function raised: ``NAME raised ValueError: ...`` (or "is not implemented yet");
 * it returned None: ``NAME returned None: did you forget the `return` at the end?``;
 * it returned the wrong type: ``NAME returned 'x' (type str); expected a number.``;
-* it returned the wrong shape: ``NAME returned shape (4, 5), expected (4, 6) = RULE: HINT.``;
+* it returned the wrong shape: ``NAME returned shape (4, 5), expected (4, 6) = RULE: HINT.``
+  (without the topic's HINT, an answer that lacks an axis of length 1 is told so);
 * it returned wrong values: ``NAME returned wrong values: HINT`` for an array,
   ``NAME returned 5, expected 6: HINT`` for a value, where HINT is the topic's words for the
   first suspect that fits, else (arrays) the first mismatch.
@@ -277,6 +278,8 @@ def _shape_failure(name, case, got, hints):
         return None
     wanted = f"{expected.shape}" + (f" = {hints.shape_rule}" if hints.shape_rule else "")
     hint = hints.explain_shape(got.shape, *case.args) if hints.explain_shape else None
+    if hint is None and got.shape == tuple(n for n in expected.shape if n != 1):
+        hint = "an axis of length 1 is missing (np.squeeze, or indexing with [0], drops it)."
     return wrong_shape(name, got.shape, wanted, hint) + case.context()
 
 

@@ -26,7 +26,7 @@ RF_CASES = [
     [(3, 1, 1), (2, 2, 1), (3, 1, 1), (2, 2, 1)],
     [(11, 4, 1), (3, 2, 1), (5, 1, 1), (3, 2, 1)],
     [(3, 1, 1), (3, 1, 2), (3, 1, 4), (3, 1, 8)],
-    [(5, 2, 1), (3, 1, 2), (3, 3, 1), (1, 1, 1)],
+    [(5, 2, 1), (1, 2, 1), (3, 1, 2), (3, 3, 1)],  # a strided 1 x 1 layer still multiplies the jump
 ]
 
 RF_MISTAKES = [
@@ -38,6 +38,8 @@ RF_MISTAKES = [
      lambda layers: _recurrence(layers, use_dilation=False)),
     ("the jump is the *product* of the strides, not their sum.",
      lambda layers: _recurrence(layers, multiply_jump=False)),
+    ("a 1 x 1 layer adds nothing to the size, but its stride still multiplies the jump of the layers "
+     "after it: do not skip it.", lambda layers: _recurrence([layer for layer in layers if layer[0] > 1])),
 ]
 
 
