@@ -52,6 +52,8 @@ def test_conv2d_single_accepts_the_reference(capsys):
     (lambda image, kernel: "a string", "numpy array of numbers"),
     (lambda image, kernel: image[0, 99], "raised IndexError"),
     (lambda image, kernel: conv2d_single(image, kernel) + 1, "at index (0, 0)"),
+    # A kernel as large as the image gives a 1 x 1 output, as in the graded test.
+    (lambda image, kernel: conv2d_single(image, kernel).squeeze(), "axis of length 1 is missing"),
 ])
 def test_conv2d_single_explains_wrong_answers(wrong, words, expect_failure):
     expect_failure(checks.check_conv2d_single, wrong, words)
@@ -73,6 +75,10 @@ def test_output_size_accepts_the_reference(capsys):
     (lambda n, k, p, s: n + 2 * p - k + 1, "ignored the stride"),
     (lambda n, k, p, s: float((n + 2 * p - k) // s + 1), "return an int"),
     (lambda n, k, p, s: 3, "cases wrong"),
+    # The graded test has strides 4 and 5, padding 3 and n = 227: so do the check's settings.
+    (lambda n, k, p, s: (n + 2 * p - k) // min(s, 3) + 1, "cases wrong"),
+    (lambda n, k, p, s: (n + 2 * min(p, 2) - k) // s + 1, "cases wrong"),
+    (lambda n, k, p, s: (min(n, 32) + 2 * p - k) // s + 1, "cases wrong"),
 ])
 def test_output_size_explains_wrong_answers(wrong, words, expect_failure):
     expect_failure(checks.check_output_size, wrong, words)

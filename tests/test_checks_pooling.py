@@ -106,6 +106,7 @@ def test_avg_pool2d_accepts_the_reference_and_a_reshape_solution(capsys):
     (avg_strided_grouping, "not blocks of neighbouring pixels"),
     (lambda x, k: avg_reshape(x, k) + 0.5, "at index (0, 0, 0, 0)"),
     (lambda x, k: None, "forget the `return`"),
+    (lambda x, k: avg_reshape(x, k) if k > 1 else x.mean(axis=(2, 3), keepdims=True), "k = 1"),
     (lambda x, k: x.reshape(*x.shape[:2], x.shape[2] // k, k, x.shape[3] // k, k).mean(axis=(3, 5)),
      "crop x to (H // k) * k rows"),
 ])
@@ -133,6 +134,7 @@ def test_cross_channel_max_accepts_the_reference(capsys):
     (lambda maps, g: np.stack([maps[c:c + g].max(axis=0) for c in range(len(maps) - g + 1)]), "stride 1"),
     (lambda maps, g: ccm(np.abs(maps), g), "absolute value"),
     (lambda maps, g: ccm(maps, g) * 2, "at index"),
+    (lambda maps, g: ccm(maps, g).squeeze(), "give 1 map, still of shape (1, H, W)"),
     (lambda maps, g: None, "forget the `return`"),
 ])
 def test_cross_channel_max_explains_wrong_answers(wrong, words, expect_failure):

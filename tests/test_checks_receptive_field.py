@@ -65,6 +65,7 @@ def summed_jump(layers):
     (summed_jump, "*product* of the strides"),
     (lambda layers: rf_recurrence(layers)[0], "return a pair"),
     (lambda layers: (rf_recurrence(layers)[0] + 1, rf_recurrence(layers)[1]), "the jump is right"),
+    (lambda layers: rf_recurrence([layer for layer in layers if layer[0] > 1]), "stride still multiplies"),
 ])
 def test_rf_recurrence_mistakes(wrong, words, expect_failure):
     expect_failure(check_rf_recurrence, wrong, words)

@@ -33,6 +33,10 @@ def count_no_output(input_shape, hidden, num_classes):
     return sum(a * b + b for a, b in zip(s, s[1:]))
 
 
+def count_distinct_widths(input_shape, hidden, num_classes):
+    return count_right(input_shape, list(dict.fromkeys(hidden)), num_classes)
+
+
 def test_mlp_parameter_count_check(stub, expect_failure):
     checks.check_mlp_parameter_count(count_right)
     checks.check_mlp_parameter_count(lambda *a: torch.tensor(count_right(*a)))
@@ -41,6 +45,8 @@ def test_mlp_parameter_count_check(stub, expect_failure):
     expect_failure(checks.check_mlp_parameter_count, count_no_channels, "C·H·W")
     expect_failure(checks.check_mlp_parameter_count, count_no_output, "output layer")
     expect_failure(checks.check_mlp_parameter_count, lambda *a: float(count_right(*a)), "Python int")
+    # One layer per distinct width (a dict keyed by width) fails the graded test's [4096, 4096].
+    expect_failure(checks.check_mlp_parameter_count, count_distinct_widths, "expected")
 
 
 # --- train_step ---
@@ -80,6 +86,14 @@ def step_returns_tensor(model, optimizer, images, labels):
     return F.cross_entropy(model(images), labels)
 
 
+def step_returns_numpy(model, optimizer, images, labels):
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(images), labels)
+    loss.backward()
+    optimizer.step()
+    return loss.detach().numpy()
+
+
 def test_train_step_check(stub, expect_failure):
     checks.check_train_step(step_right)
     expect_failure(checks.check_train_step, stub, "not implemented yet")
@@ -87,16 +101,21 @@ def test_train_step_check(stub, expect_failure):
     expect_failure(checks.check_train_step, step_no_step, "optimizer.step()")
     expect_failure(checks.check_train_step, step_softmax_first, "raw logits")
     expect_failure(checks.check_train_step, step_returns_tensor, "loss.item()")
+    # The graded test asserts isinstance(loss, float): numpy values fail it, and the check says so.
+    expect_failure(checks.check_train_step, step_returns_numpy, "expected a Python float")
+    expect_failure(checks.check_train_step, lambda *args: np.float32(step_right(*args)), "not a Python float")
+    checks.check_train_step(lambda *args: np.float64(step_right(*args)))  # a float subclass
 
 
 # --- accuracy_under_shift ---
 
-def mean_over(model, images, labels, moves, scale=1.0, train=False):
+def mean_over(model, images, labels, moves, scale=1.0, train=False, float32=False):
     accuracies = []
     for dy, dx in moves:
         model.train(train)
         with torch.no_grad():
-            accuracies.append((model(shift_image(images, dy, dx)).argmax(1) == labels).float().mean().item())
+            right = model(shift_image(images, dy, dx)).argmax(1) == labels
+        accuracies.append(right.float().mean().item() if float32 else right.sum().item() / len(labels))
     model.eval()
     return scale * float(np.mean(accuracies))
 
@@ -121,6 +140,10 @@ def shift_one_move(model, images, labels, shift):
     return mean_over(model, images, labels, [(shift, shift)])
 
 
+def shift_float32(model, images, labels, shift):
+    return mean_over(model, images, labels, shift_directions(shift), float32=True)
+
+
 def test_accuracy_under_shift_check(stub, expect_failure):
     checks.check_accuracy_under_shift(shift_right)
     checks.check_accuracy_under_shift(accuracy_under_shift)
@@ -129,3 +152,5 @@ def test_accuracy_under_shift_check(stub, expect_failure):
     expect_failure(checks.check_accuracy_under_shift, shift_percent, "percentage")
     expect_failure(checks.check_accuracy_under_shift, shift_train_mode, "model.eval()")
     expect_failure(checks.check_accuracy_under_shift, shift_one_move, "single move")
+    # The graded test allows 1e-9: an accuracy rounded to float32 fails it, and the check says why.
+    expect_failure(checks.check_accuracy_under_shift, shift_float32, "float32 rounding")

@@ -10,6 +10,10 @@ They all run on ``course_utils.checks.harness``, which calls the student's funct
 cases, compares with the reference and answers the common failures (an error, None, the
 wrong type, the wrong shape) with the same words in every lesson; the topic modules hold
 only their cases and their topic-specific hints.
+
+Imported inside IPython (a notebook), this package registers ``checks.tracebacks``: a failed
+check shows a header naming the check and the cell line, then its explanation, instead of a
+traceback through the checks' source; the cell still fails (see ``checks.tracebacks``).
 """
 
 from .backprop import (
@@ -22,6 +26,7 @@ from .convolution import check_conv2d_single, check_conv_matrix, check_output_si
 from .harness import CheckFailed
 from .pooling import check_avg_pool2d, check_cross_channel_max, check_max_pool2d_single
 from .receptive_field import check_input_region, check_rf_recurrence, check_vgg_stack_rf
+from .tracebacks import install as _install_short_tracebacks
 from .training import check_accuracy_under_shift, check_mlp_parameter_count, check_train_step
 
 __all__ = ["CheckFailed", "check_conv2d_single", "check_output_size", "check_conv_matrix",
@@ -30,3 +35,5 @@ __all__ += ["check_max_pool2d_single", "check_avg_pool2d", "check_cross_channel_
 __all__ += ["check_conv_backward_dw", "check_conv_backward_dx", "check_max_pool_backward",
             "check_softmax_cross_entropy_grad"]
 __all__ += ["check_mlp_parameter_count", "check_train_step", "check_accuracy_under_shift"]
+
+_install_short_tracebacks()  # only inside IPython; see checks.tracebacks

@@ -25,9 +25,10 @@ def _single_conv(image, kernel):
 
 
 def _conv_inputs(seed):
-    """(image, kernel, dout) for three random single-filter convolutions."""
+    """(image, kernel, dout) for three random single-filter convolutions; like the graded test's,
+    one kernel is as large as the image (dout is 1 x 1) and one has a single row."""
     rng = np.random.default_rng(seed)
-    for image_shape, kernel_shape in [((2, 6, 7), (2, 3, 2)), ((1, 5, 5), (1, 3, 3)), ((3, 7, 6), (3, 2, 4))]:
+    for image_shape, kernel_shape in [((2, 6, 7), (2, 3, 2)), ((1, 4, 4), (1, 4, 4)), ((3, 7, 6), (3, 1, 4))]:
         image, kernel = rng.normal(size=image_shape), rng.normal(size=kernel_shape)
         out_shape = (image_shape[1] - kernel_shape[1] + 1, image_shape[2] - kernel_shape[2] + 1)
         yield image, kernel, rng.normal(size=out_shape)
@@ -76,6 +77,8 @@ def _dx(dout, kernel):
 
 
 def _dx_shape_hint(got, dout, kernel):
+    if np.prod(got) == _dx(dout, kernel).size:
+        return None  # the right number of values in another shape: not a padding mistake
     return ("dx must have the input's shape: pad dout with kh - 1 rows and kw - 1 columns of zeros "
             "on each side (a *full* convolution), then slide the rotated kernel over it.")
 
@@ -126,7 +129,7 @@ def check_max_pool_backward(fn):
     """Check ``fn(dout (H // k, W // k), x (H, W), k) -> dx (H, W)`` for k x k max pooling, stride k."""
     rng = np.random.default_rng(2)
     cases = []
-    for (H, W), k in [((4, 4), 2), ((6, 9), 3), ((8, 6), 2)]:
+    for (H, W), k in [((4, 4), 2), ((6, 9), 3), ((5, 7), 1)]:  # k = 1 as in the graded test
         x, dout = rng.normal(size=(H, W)), rng.normal(size=(H // k, W // k))
         cases.append(Case((dout, x, k), _pool_dx(dout, x, k), _about(dout=dout, x=x) + f", k = {k}"))
     run_cases(fn, "max_pool_backward", cases, suspects=_pool_suspects)
@@ -150,13 +153,63 @@ def _softmax_suspects(logits, labels):
     ]
 
 
+_SHIFT = ("Subtract each row's maximum before np.exp, logits - logits.max(axis=1, keepdims=True): "
+          "softmax is unchanged by the shift (the factor exp(-max) cancels between numerator and "
+          "denominator), and the largest exponent becomes 0.")
+
+_OVERFLOW = ("it has nan or inf for large logits (around ±1000): np.exp overflows to inf above about "
+             "709, and a row whose exponentials all underflow to 0 gives 0 / 0. " + _SHIFT)
+
+_BATCH_MAXIMUM = ("it has nan in the rows whose logits are all far below the largest logit of the "
+                  "batch: you subtracted one maximum for the whole batch, so every np.exp in those rows "
+                  "underflows to 0 and their softmax is 0 / 0. Subtract each row's own maximum, "
+                  "logits.max(axis=1, keepdims=True): softmax is unchanged by a shift of its row.")
+
+_LARGE_WRONG = ("right on ordinary logits, wrong on large ones (around ±1000): compute the softmax "
+                "exactly, without clipping the logits or replacing nan. " + _SHIFT)
+
+
+def _softmax_value_hint(got, logits, labels):
+    """Words for a wrong answer on large logits: nan or inf (an unstable softmax), or values that
+    clipping or np.nan_to_num made finite but wrong. None on ordinary logits."""
+    if np.abs(logits).max() < 500:
+        return None
+    bad_rows = ~np.isfinite(got).all(axis=1)
+    if not bad_rows.any():
+        return _LARGE_WRONG
+    far_below = logits.max(axis=1) < logits.max() - 700
+    rest_right = np.allclose(got[~bad_rows], _softmax_grad(logits, labels)[~bad_rows])
+    if np.all(far_below[bad_rows]) and rest_right:
+        return _BATCH_MAXIMUM
+    return _OVERFLOW
+
+
+def _large_logits(rng):
+    """(7, 5) logits as large as the graded test's: rows near +1000 and -1000, rows spread over
+    ±1000 (their largest logit not in the first column) and a row near 0. Every unstable softmax
+    gives nan here: no shift, one shift for the whole batch, a shift by the row's minimum, mean
+    or first entry. The noise comes in steps of 1/8, so that the logits are exact in float32 and
+    a float32 softmax is not blamed for rounding."""
+    rows = [[1000] * 5, [-1000] * 5, [0, 1000, -1000, 300, -300], [0] * 5,
+            [-300, -1000, 300, 0, 1000], [1000] * 5, [-1000] * 5]
+    return np.array(rows, dtype=float) + np.round(rng.normal(size=(7, 5)) * 24) / 8
+
+
 def check_softmax_cross_entropy_grad(fn):
-    """Check ``fn(logits (N, K), labels (N,)) -> dlogits (N, K)`` of the *mean* cross-entropy."""
+    """Check ``fn(logits (N, K), labels (N,)) -> dlogits (N, K)`` of the *mean* cross-entropy,
+    on ordinary logits and on large ones (around ±1000), which need the max shift."""
     rng = np.random.default_rng(3)
     cases = []
-    for N, K in [(4, 3), (1, 10), (7, 5)]:
+    for N, K in [(4, 3), (1, 10)]:
         logits, labels = rng.normal(size=(N, K)) * 3, rng.integers(0, K, size=N)
         cases.append(Case((logits, labels), _softmax_grad(logits, labels),
                           _about(logits=logits, labels=labels)))
-    run_cases(fn, "softmax_cross_entropy_grad", cases, suspects=_softmax_suspects)
+    logits = _large_logits(rng)
+    labels = rng.integers(0, logits.shape[1], size=len(logits))
+    cases.append(Case((logits, labels), _softmax_grad(logits, labels),
+                      f"logits of shape {logits.shape}, large: around ±1000; labels of shape {labels.shape}"))
+    # An unstable softmax overflows in the large case: the message says so, numpy need not warn.
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        run_cases(fn, "softmax_cross_entropy_grad", cases, suspects=_softmax_suspects,
+                  explain_values=_softmax_value_hint)
     print("✓ softmax_cross_entropy_grad matches torch.autograd on 3 random cases")

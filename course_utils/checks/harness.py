@@ -6,7 +6,8 @@ The common failures get the same words in every lesson:
 * the function raised: ``NAME raised ValueError: ...`` (or "is not implemented yet");
 * it returned None: ``NAME returned None: did you forget the `return` at the end?``;
 * it returned the wrong type: ``NAME returned 'x' (type str); expected a number.``;
-* it returned the wrong shape: ``NAME returned shape (4, 5), expected (4, 6) = RULE: HINT.``;
+* it returned the wrong shape: ``NAME returned shape (4, 5), expected (4, 6) = RULE: HINT.``
+  (without the topic's HINT, an answer that lacks an axis of length 1 is told so);
 * it returned wrong values: ``NAME returned wrong values: HINT`` for an array,
   ``NAME returned 5, expected 6: HINT`` for a value, where HINT is the topic's words for the
   first suspect that fits, else (arrays) the first mismatch.
@@ -130,25 +131,33 @@ ARRAY = Array()
 _TENSOR_ADVICE = ("return its value with .item() (as in loss.item()); a tensor also keeps "
                   "the whole graph of the computation alive")
 
+_NUMPY_ADVICE = ("return its value with .item() (as in loss.item()) or float(...); a numpy number "
+                 "or 0-d array is not a Python float")
+
 
 @dataclass(frozen=True)
 class Number(Returns):
     """The exercise returns one number.
 
     ``whole``: it must be an int (said once the values are right, so that a wrong formula is
-    explained first); ``tensors``: a one-element torch tensor counts as its number.
+    explained first); ``tensors``: a one-element torch tensor counts as its number;
+    ``python_float``: it must be a Python float (``isinstance(got, float)``, as a graded test may
+    assert), not a numpy number, a 0-d array or a tensor.
     """
 
     whole: bool = False
     tensors: bool = True
+    python_float: bool = False
 
     def read(self, got, name):
         """The student's result as a Python or numpy number, or CheckFailed saying why not."""
-        if isinstance(got, torch.Tensor) and not self.tensors:
+        if isinstance(got, torch.Tensor) and (self.python_float or not self.tensors):
             raise wrong_type(name, got, "a Python number", _TENSOR_ADVICE)
+        if isinstance(got, (np.ndarray, torch.Tensor)) and got.ndim and np.prod(got.shape) != 1:
+            raise CheckFailed(wrong_shape(name, got.shape, "a single number"))
+        if self.python_float and isinstance(got, (np.ndarray, np.generic)) and not isinstance(got, float):
+            raise wrong_type(name, got, "a Python float", _NUMPY_ADVICE)
         if isinstance(got, (np.ndarray, torch.Tensor)):
-            if got.ndim and np.prod(got.shape) != 1:
-                raise CheckFailed(wrong_shape(name, got.shape, "a single number"))
             got = got.item()
         if not isinstance(got, numbers.Real):
             raise wrong_type(name, got, "a number")
@@ -269,6 +278,8 @@ def _shape_failure(name, case, got, hints):
         return None
     wanted = f"{expected.shape}" + (f" = {hints.shape_rule}" if hints.shape_rule else "")
     hint = hints.explain_shape(got.shape, *case.args) if hints.explain_shape else None
+    if hint is None and got.shape == tuple(n for n in expected.shape if n != 1):
+        hint = "an axis of length 1 is missing (np.squeeze, or indexing with [0], drops it)."
     return wrong_shape(name, got.shape, wanted, hint) + case.context()
 
 

@@ -121,7 +121,7 @@ def _avg_error_hint(message, x, k):
 
 def check_avg_pool2d(fn):
     """Check ``fn(x (N, C, H, W), k) -> (N, C, H // k, W // k)``, mean over k x k windows, stride k."""
-    cases = _random_cases(4, [((2, 3, 6, 6), 2), ((1, 2, 7, 5), 3), ((3, 2, 8, 12), 4), ((2, 1, 9, 6), 2)],
+    cases = _random_cases(4, [((2, 3, 6, 6), 2), ((1, 2, 7, 5), 3), ((3, 2, 8, 12), 4), ((2, 1, 9, 6), 1)],
                           avg_pool2d, "x of shape {shape}, k = {k}")
     run_cases(fn, "avg_pool2d", cases, shape_rule="(N, C, H // k, W // k)", explain_shape=_avg_shape_hint,
               suspects=_avg_suspects, explain_error=_avg_error_hint)
@@ -136,7 +136,10 @@ def _ccm(maps, group_size):
 
 def _ccm_shape_hint(got, maps, g):
     C, H, W = maps.shape
-    hint = f"{C} channels in groups of {g} give {C // g} maps"
+    hint = f"{C} channels in groups of {g} give {C // g} map" + ("s" if C // g > 1 else "")
+    if g == C and got == (H, W):
+        return hint + (", still of shape (1, H, W): keep the channel axis (np.squeeze, or a max "
+                       "without keepdims, drops it when there is a single group).")
     if got == (g, H, W):
         return hint + (f"; you made {g} groups (of {C // g} channels each) instead of groups of "
                        f"{g} channels, or took the max across the groups instead of within each.")
@@ -170,7 +173,8 @@ def _ccm_suspects(maps, g):
 
 def check_cross_channel_max(fn):
     """Check ``fn(maps (C, H, W), group_size) -> (C // group_size, H, W)``, max over consecutive groups."""
-    cases = _random_cases(5, [((4, 3, 5), 2), ((6, 4, 4), 3), ((8, 2, 3), 4), ((6, 3, 2), 2), ((3, 4, 4), 1)],
+    # group_size = C (one group, one map) and group_size = 1, as in the graded test.
+    cases = _random_cases(5, [((4, 3, 5), 2), ((6, 4, 4), 3), ((8, 2, 3), 4), ((5, 3, 2), 5), ((3, 4, 4), 1)],
                           _ccm, "maps of shape {shape}, group_size = {k}")
     run_cases(fn, "cross_channel_max", cases, explain_shape=_ccm_shape_hint, suspects=_ccm_suspects)
     print(f"✓ cross_channel_max agrees with the reference on {len(cases)} random cases")

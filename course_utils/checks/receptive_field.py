@@ -23,10 +23,11 @@ def _recurrence(layers, jump_first=False, use_dilation=True, use_jump=True, mult
 
 RF_CASES = [
     [(3, 1, 1), (3, 1, 1)],
-    [(3, 1, 1), (2, 2, 1), (3, 1, 1), (2, 2, 1)],
+    [(3, 2, 2)],  # a single layer: its effective kernel, its stride
     [(11, 4, 1), (3, 2, 1), (5, 1, 1), (3, 2, 1)],
     [(3, 1, 1), (3, 1, 2), (3, 1, 4), (3, 1, 8)],
-    [(5, 2, 1), (3, 1, 2), (3, 3, 1), (1, 1, 1)],
+    # Starts dilated (a base case that forgets d), then a strided 1 x 1 layer (it multiplies the jump).
+    [(5, 2, 2), (1, 2, 1), (3, 1, 2), (3, 3, 1)],
 ]
 
 RF_MISTAKES = [
@@ -38,6 +39,8 @@ RF_MISTAKES = [
      lambda layers: _recurrence(layers, use_dilation=False)),
     ("the jump is the *product* of the strides, not their sum.",
      lambda layers: _recurrence(layers, multiply_jump=False)),
+    ("a 1 x 1 layer adds nothing to the size, but its stride still multiplies the jump of the layers "
+     "after it: do not skip it.", lambda layers: _recurrence([layer for layer in layers if layer[0] > 1])),
 ]
 
 
