@@ -12,6 +12,7 @@ from course_utils.training import (
     Evaluation,
     FitSettings,
     History,
+    default_optimizer,
     describe_device,
     evaluate,
     fit,
@@ -138,6 +139,49 @@ def test_fit_takes_a_settings_object_and_rejects_misspelt_keywords():
         fit(model, TRAIN, TEST, lr=0.1)
     with pytest.raises(ValueError, match="epochs >= 0"):
         FitSettings(epochs=-1)
+
+
+# --- the default optimizer -------------------------------------------------------------------
+
+def test_default_optimizer_decays_weights_only():
+    model = Tiny()
+    optimizer = default_optimizer(model)
+    assert type(optimizer) is torch.optim.AdamW
+    names = {id(p): name for name, p in model.named_parameters()}
+    groups = {g["weight_decay"]: sorted(names[id(p)] for p in g["params"])
+              for g in optimizer.param_groups}
+    assert groups == {0.05: ["net.0.weight", "net.5.weight"],
+                      0.0: ["net.0.bias", "net.1.bias", "net.1.weight", "net.5.bias"]}
+    assert all(g["lr"] == 1e-3 for g in optimizer.param_groups)
+    custom = default_optimizer(model, lr=0.01, weight_decay=0.1)
+    assert [g["weight_decay"] for g in custom.param_groups] == [0.1, 0.0]
+    assert all(g["lr"] == 0.01 for g in custom.param_groups)
+    with pytest.raises(ValueError, match="no parameters"):
+        default_optimizer(nn.ReLU())
+
+
+def test_fit_and_the_command_line_share_the_default_optimizer():
+    from course_utils.training.cli import make_optimizer
+
+    weights = []
+    for explicit in (False, True):
+        torch.manual_seed(0)
+        model = Tiny()
+        optimizer = default_optimizer(model) if explicit else None
+        fit(model, TRAIN, None, epochs=1, batch_size=64, optimizer=optimizer, device="cpu",
+            progress=False)
+        weights.append(model.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+    model = Tiny()
+    cli, default = make_optimizer("adamw", model, None, None), default_optimizer(model)
+    assert type(cli) is type(default)
+    strip = [{k: v for k, v in g.items() if k != "params"} for g in default.param_groups]
+    assert [{k: v for k, v in g.items() if k != "params"} for g in cli.param_groups] == strip
+    for name in ("sgd", "adam"):  # no decay on biases and batch norm with any optimizer
+        groups = make_optimizer(name, model, None, 0.01).param_groups
+        assert [g["weight_decay"] for g in groups] == [0.01, 0.0]
+        assert [len(g["params"]) for g in groups] == [2, 4]
 
 
 # --- augmentation ----------------------------------------------------------------------------

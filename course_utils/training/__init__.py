@@ -5,7 +5,8 @@ Typical use in a lesson::
     from course_utils.training import fit, evaluate, pick_device, describe_device
     history = fit(model, (train_x, train_y), (test_x, test_y), epochs=5, augment="shift")
 
-Modules: ``device`` (pick_device), ``augment`` (random_shift, random_flip), ``checkpoint``
+Modules: ``device`` (pick_device), ``augment`` (random_shift, random_flip), ``optimizers``
+(default_optimizer: the one default of fit and the command line), ``checkpoint``
 (save/load, CheckpointError), ``loop`` (fit, FitSettings), ``history`` (History),
 ``interrupt`` (Ctrl-C between batches), ``distributed`` (torchrun), ``cli`` (the command line
 ``python -m course_utils.training``). ``evaluate`` and ``Evaluation`` come from
@@ -27,7 +28,9 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noq
 from .device import DEVICE_ENV, describe_device, pick_device  # noqa: E402
 from .history import History  # noqa: E402
 from .loop import FitSettings, fit, steps_per_epoch  # noqa: E402
+from .optimizers import default_optimizer, parameter_groups  # noqa: E402
 
 __all__ = ["AUGMENTATIONS", "make_augment", "random_flip", "random_shift", "CheckpointError",
            "load_checkpoint", "save_checkpoint", "DEVICE_ENV", "describe_device", "pick_device",
-           "Evaluation", "History", "evaluate", "FitSettings", "fit", "steps_per_epoch"]
+           "Evaluation", "History", "evaluate", "FitSettings", "fit", "steps_per_epoch",
+           "default_optimizer", "parameter_groups"]

@@ -30,9 +30,12 @@ from . import distributed
 from .augment import AUGMENTATIONS
 from .device import describe_device, pick_device
 from .loop import fit, steps_per_epoch
+from .optimizers import DEFAULT_LR as ADAMW_LR
+from .optimizers import DEFAULT_WEIGHT_DECAY, default_optimizer, parameter_groups
 
 PROG = "python -m course_utils.training"
-DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": ADAMW_LR}
+DEFAULT_DECAY = {"sgd": 5e-4, "adam": 0.0, "adamw": DEFAULT_WEIGHT_DECAY}
 
 
 def parse_args(argv=None):
@@ -44,9 +47,11 @@ def parse_args(argv=None):
                         help="images per step, over all processes under torchrun")
     parser.add_argument("--lr", type=float, default=None,
                         help="learning rate (peak for onecycle); default sgd 0.05, adam(w) 1e-3")
-    parser.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="adamw")
+    parser.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="adamw",
+                        help="default adamw: the course's default_optimizer (also fit's)")
     parser.add_argument("--weight-decay", type=float, default=None,
-                        help="default 5e-4 for sgd, 0.05 for adamw, 0 for adam")
+                        help="default 5e-4 for sgd, 0.05 for adamw, 0 for adam; applied to "
+                             "weights only, never to biases and normalisation parameters")
     parser.add_argument("--schedule", choices=("none", "onecycle", "cosine"), default="none")
     parser.add_argument("--augment", choices=AUGMENTATIONS, default="none")
     parser.add_argument("--train-size", type=int, default=None,
@@ -76,16 +81,21 @@ def parse_args(argv=None):
     return args
 
 
-def make_optimizer(name, parameters, lr, weight_decay):
-    """SGD with Nesterov momentum 0.9, Adam or AdamW."""
+def make_optimizer(name, model, lr, weight_decay):
+    """SGD with Nesterov momentum 0.9, Adam, or AdamW (``default_optimizer``).
+
+    ``lr`` and ``weight_decay`` None take the defaults of ``DEFAULT_LR`` and ``DEFAULT_DECAY``.
+    The decay applies to the weights only: biases and normalisation parameters are in a
+    group without it (:func:`course_utils.training.optimizers.parameter_groups`).
+    """
     lr = DEFAULT_LR[name] if lr is None else lr
+    wd = DEFAULT_DECAY[name] if weight_decay is None else weight_decay
+    if name == "adamw":
+        return default_optimizer(model, lr=lr, weight_decay=wd)
+    groups = parameter_groups(model, wd)
     if name == "sgd":
-        wd = 5e-4 if weight_decay is None else weight_decay
-        return torch.optim.SGD(parameters, lr=lr, momentum=0.9, nesterov=True, weight_decay=wd)
-    if name == "adam":
-        return torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay or 0.0)
-    wd = 0.05 if weight_decay is None else weight_decay
-    return torch.optim.AdamW(parameters, lr=lr, weight_decay=wd)
+        return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
+    return torch.optim.Adam(groups, lr=lr)
 
 
 def make_scheduler(name, optimizer, total_steps):
@@ -161,7 +171,7 @@ def _train(args, argv, info):
         print(f"error: {error}", file=sys.stderr)
         return 2
     world = info.world_size if info is not None else 1
-    optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
+    optimizer = make_optimizer(args.optimizer, model, args.lr, args.weight_decay)
     total = args.epochs * steps_per_epoch(len(train_data[1]), args.batch_size, world)
     scheduler = make_scheduler(args.schedule, optimizer, total)
     if rank0 and not args.quiet:

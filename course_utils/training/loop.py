@@ -45,6 +45,7 @@ from .checkpoint import CheckpointError, load_checkpoint, rng_states, save_check
 from .device import pick_device
 from .history import History
 from .interrupt import DeferredInterrupt
+from .optimizers import default_optimizer
 
 __all__ = ["FitSettings", "fit", "steps_per_epoch"]
 
@@ -112,7 +113,8 @@ class FitSettings:
 def _hint(name, names):
     """What the caller of ``fit(..., name=...)`` probably meant, or ''."""
     if name in ("lr", "weight_decay"):
-        return f" (set it in the optimizer: optimizer=torch.optim.Adam(model.parameters(), {name}=...))"
+        return (f" (set it in the optimizer: optimizer=default_optimizer(model, {name}=...), from "
+                "course_utils.training)")
     close = difflib.get_close_matches(name, names, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -282,7 +284,10 @@ def fit(model, train_data, test_data=None, *, optimizer=None, scheduler=None, se
         model: nn.Module mapping images N×C×H×W to logits N×classes (modified in place).
         train_data, test_data: pairs (images N×C×H×W float, labels N int64); test_data may
             be None (test fields are then NaN).
-        optimizer: default ``Adam(lr=1e-3)``; scheduler: stepped after every batch.
+        optimizer: default :func:`~course_utils.training.optimizers.default_optimizer`:
+            AdamW, lr 1e-3, weight decay 0.05 on weights and none on biases and
+            normalisation parameters (the command line's default too).
+        scheduler: stepped after every batch.
         settings: a :class:`FitSettings`; default ``FitSettings()``.
         **options: fields of FitSettings, overriding ``settings``: epochs=1, batch_size=128,
             augment=None, device=None, checkpoint_path=None, resume=True, amp=None,
@@ -313,7 +318,7 @@ def fit(model, train_data, test_data=None, *, optimizer=None, scheduler=None, se
                                  settings.channels_last)
     placement.prepare(model)
     if optimizer is None:
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        optimizer = default_optimizer(model)
     learner = _Learner(model, optimizer, scheduler, _grad_scaler(placement), placement)
     data = _train_set(train_data, settings, world, placement.device)
     if test_data is not None:
