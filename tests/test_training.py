@@ -1,4 +1,8 @@
-"""Tests of course_utils.training: device, augmentation, fit/evaluate, checkpoints, resume."""
+"""Tests of course_utils.training: device, augmentation, fit/evaluate, checkpoints, resume.
+
+``TEST`` below is the held-out data these tests pass to ``fit`` as its validation data
+(``val_data``): the tests measure the engine, they choose nothing on it.
+"""
 
 import os
 import signal
@@ -74,12 +78,12 @@ def test_fit_learns_and_records_history():
                   device="cpu", progress=False)
     assert isinstance(history, History) and len(history) == 3
     assert history.epoch == [1, 2, 3]
-    assert history.test_accuracy[-1] > 0.95
+    assert history.val_accuracy[-1] > 0.95
     assert history.train_loss[-1] < history.train_loss[0]
     assert all(s > 0 for s in history.seconds)
     assert history.total_seconds == pytest.approx(sum(history.seconds))
     data = history.to_dict()
-    assert set(data) == {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
+    assert set(data) == {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
                          "seconds", "lr"}
     assert History.from_dict(data) == history
 
@@ -100,11 +104,12 @@ def test_evaluate_matches_a_manual_count():
                                         rel=1e-5)
 
 
-def test_fit_without_test_data_gives_nan_and_rejects_bad_input():
+def test_fit_without_val_data_gives_nan_and_rejects_bad_input():
     model, optimizer, _ = make_run()
     history = fit(model, TRAIN, None, epochs=1, batch_size=64, optimizer=optimizer,
                   device="cpu", progress=False)
-    assert history.test_accuracy[0] != history.test_accuracy[0]  # NaN
+    assert history.val_accuracy[0] != history.val_accuracy[0]  # NaN
+    assert history.best_epoch is None
     with pytest.raises(ValueError, match="pair of tensors"):
         fit(model, TRAIN[0], None, epochs=1, progress=False)
     with pytest.raises(ValueError, match="N×C×H×W"):
@@ -139,6 +144,121 @@ def test_fit_takes_a_settings_object_and_rejects_misspelt_keywords():
         fit(model, TRAIN, TEST, lr=0.1)
     with pytest.raises(ValueError, match="epochs >= 0"):
         FitSettings(epochs=-1)
+
+
+# --- validation data, not the test set --------------------------------------------------------
+
+def test_test_data_keyword_is_refused_with_the_way_to_do_it():
+    model, optimizer, _ = make_run()
+    with pytest.raises(TypeError, match="(?s)no longer takes test_data.*val_data.*evaluate the "
+                                        "test set once.*train_val_split.*evaluate\\(model"):
+        fit(model, TRAIN, test_data=TEST, epochs=1, optimizer=optimizer, progress=False)
+    with pytest.raises(TypeError, match="val_data"):  # also next to val_data
+        fit(model, TRAIN, TEST, test_data=TEST, epochs=1, optimizer=optimizer, progress=False)
+
+
+def test_val_data_is_measured_every_epoch_like_evaluate():
+    model, optimizer, _ = make_run()
+    val = bars(200, 7)
+    history = fit(model, TRAIN, val, epochs=2, batch_size=64, optimizer=optimizer,
+                  device="cpu", progress=False)
+    accuracy, loss = evaluate(model, *val, device="cpu")
+    assert history.val_accuracy[-1] == accuracy
+    assert history.val_loss[-1] == pytest.approx(loss, rel=1e-12)
+    with pytest.raises(ValueError, match="val_data: images must be"):
+        fit(model, TRAIN, (val[0][:, 0], val[1]), epochs=1, progress=False)
+
+
+def test_old_histories_with_test_columns_are_read_as_validation():
+    old = {"epoch": [1, 2], "train_loss": [0.5, 0.4], "train_accuracy": [0.8, 0.85],
+           "test_loss": [0.45, 0.41], "test_accuracy": [0.83, 0.86], "seconds": [1.0, 1.0],
+           "lr": [1e-3, 1e-3]}
+    history = History.from_dict(old)
+    assert history.val_accuracy == [0.83, 0.86] and history.val_loss == [0.45, 0.41]
+    assert history.best_epoch == 2
+    with pytest.raises(AttributeError, match="(?s)test_accuracy no longer exists.*val_accuracy"
+                                             ".*evaluate"):
+        history.test_accuracy  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        history.nonsense  # noqa: B018
+
+
+def test_best_epoch_is_the_first_of_the_highest_validation_accuracies():
+    history = History()
+    for epoch, accuracy in enumerate([0.5, 0.7, 0.6, 0.7], start=1):
+        history.append(epoch=epoch, train_loss=1.0, train_accuracy=0.5, val_loss=1.0,
+                       val_accuracy=accuracy, seconds=1.0, lr=0.1)
+    assert history.best_epoch == 2
+    assert History().best_epoch is None
+
+
+def ambiguous(n, seed):
+    """Images with both bars; the brighter one gives the class: hard for a model fit on bars()."""
+    g = torch.Generator().manual_seed(seed)
+    images = 0.3 * torch.rand(n, 1, 8, 8, generator=g)
+    left, right = 0.4 + 0.3 * torch.rand(n, generator=g), 0.4 + 0.3 * torch.rand(n, generator=g)
+    images[:, 0, :, 1] += left[:, None]
+    images[:, 0, :, 6] += right[:, None]
+    return images, (right > left).long()
+
+
+def test_restore_best_keeps_the_epoch_with_the_best_validation_accuracy(tmp_path):
+    # A learning rate so high that the validation accuracy goes up and down.
+    kwargs = dict(epochs=4, batch_size=64, device="cpu", progress=False)
+    val = ambiguous(300, 7)
+    torch.manual_seed(0)
+    model = Tiny()
+    snapshots = []
+    history = fit(model, TRAIN, val, optimizer=torch.optim.Adam(model.parameters(), lr=0.5),
+                  callback=lambda h: snapshots.append(
+                      {k: v.clone() for k, v in model.state_dict().items()}), **kwargs)
+    best = history.best_epoch
+    assert best == 1 + max(range(4), key=lambda i: (history.val_accuracy[i], -i))
+    assert best < 4 and len(set(history.val_accuracy)) > 1
+    torch.manual_seed(0)
+    kept = Tiny()
+    path = tmp_path / "run.pt"
+    again = fit(kept, TRAIN, val, optimizer=torch.optim.Adam(kept.parameters(), lr=0.5),
+                restore_best=True, checkpoint_path=path, **kwargs)
+    assert again.val_accuracy == history.val_accuracy and again.best_epoch == best
+    for key, value in snapshots[best - 1].items():
+        assert torch.equal(kept.state_dict()[key], value), key
+    assert evaluate(kept, *val, device="cpu").accuracy == history.val_accuracy[best - 1]
+    saved = load_checkpoint(path, restore_rng=False)  # the checkpoint keeps the last weights
+    assert all(torch.equal(saved["model"][k], v) for k, v in snapshots[-1].items())
+    assert saved["extra"]["best"]["epoch"] == best
+
+    torch.manual_seed(5)  # resuming the finished run restores the best weights again
+    resumed = Tiny()
+    assert fit(resumed, TRAIN, val, optimizer=torch.optim.Adam(resumed.parameters(), lr=0.5),
+               restore_best=True, checkpoint_path=path, **kwargs) == again
+    assert all(torch.equal(resumed.state_dict()[k], v) for k, v in snapshots[best - 1].items())
+    with pytest.raises(ValueError, match="restore_best=True.*val_data"):
+        fit(Tiny(), TRAIN, None, restore_best=True, progress=False)
+
+
+def test_train_val_split_is_reproducible_and_disjoint():
+    from course_utils.data import train_val_split
+
+    images = torch.arange(100.0).view(100, 1, 1, 1)
+    labels = torch.arange(100) % 10
+    (train_x, train_y), (val_x, val_y) = train_val_split(images, labels, val_size=30, seed=4)
+    assert len(train_x) == len(train_y) == 70 and len(val_x) == len(val_y) == 30
+    train_ids, val_ids = train_x.flatten().long(), val_x.flatten().long()
+    assert sorted(train_ids.tolist() + val_ids.tolist()) == list(range(100))
+    assert torch.equal(train_y, labels[train_ids]) and torch.equal(val_y, labels[val_ids])
+    assert torch.equal(train_ids, train_ids.sort().values)  # original order kept
+    same = train_val_split(images, labels, val_size=30, seed=4)
+    assert torch.equal(same[1][0], val_x)
+    other = train_val_split(images, labels, val_size=30, seed=5)
+    assert not torch.equal(other[1][0], val_x)
+    arrays = train_val_split(images.numpy(), labels.numpy(), val_size=30, seed=4)
+    assert (arrays[1][0] == val_x.numpy()).all()
+    for bad in (0, 100, -1, 2.5):
+        with pytest.raises(ValueError, match="0 < val_size < 100"):
+            train_val_split(images, labels, val_size=bad)
+    with pytest.raises(ValueError, match="differ in length"):
+        train_val_split(images, labels[:50])
 
 
 # --- the default optimizer -------------------------------------------------------------------
@@ -306,7 +426,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, how):
                   augment=make_augment("shift-flip"), checkpoint_path=path, **kwargs)
     for key, value in model.state_dict().items():
         assert torch.equal(value, model3.state_dict()[key]), key
-    assert resumed.test_accuracy == reference.test_accuracy
+    assert resumed.val_accuracy == reference.val_accuracy
     assert resumed.train_loss == pytest.approx(reference.train_loss, rel=1e-9)
     assert load_checkpoint(path, restore_rng=False)["epoch"] == 3
 

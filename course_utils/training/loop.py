@@ -16,8 +16,11 @@ Design choices (see the docstrings for the details):
 * Under ``torchrun`` (see :mod:`course_utils.training.distributed`) the model is wrapped in
   DistributedDataParallel and each rank trains on its shard; ``batch_size`` is the global
   batch, split evenly over the ranks, so the hyper-parameters mean the same with any K.
-* The test set is measured with :func:`course_utils.evaluation.evaluation_sums`, the batch
-  loop of ``evaluate``.
+* Validation data, not the test set, is measured after every epoch (with
+  :func:`course_utils.evaluation.evaluation_sums`, the batch loop of ``evaluate``): epochs
+  and recipes are chosen on validation (``restore_best=True`` keeps the epoch with the best
+  validation accuracy), and the test set is evaluated once, at the end, by the caller.
+  ``course_utils.data.train_val_split`` carves the validation set off the training data.
 
 How the pieces of one run are held: :class:`FitSettings` (what the caller chose), ``_Learner``
 (model, optimizer, scheduler, loss scaler: one optimizer step), ``_TrainSet`` (the training
@@ -73,8 +76,12 @@ class FitSettings:
         and CPU. compile: wrap the model in ``torch.compile``.
     progress: show a tqdm bar (notebook widget in Jupyter).
     seed: data order and augmentation (dropout uses torch's global generator: seed it yourself).
-    eval_batch_size: images per forward pass when testing.
+    eval_batch_size: images per forward pass when measuring the validation data.
     callback: called as ``callback(history)`` after every epoch (e.g. to print or plot).
+    restore_best: at the end of the run, load the weights of the epoch with the best
+        validation accuracy (the first of equals: ``History.best_epoch``) instead of keeping
+        the last epoch's. Needs validation data. The copy of the best weights is kept in the
+        checkpoint (whose model stays the last epoch's, so a longer run can continue it).
     """
 
     epochs: int = 1
@@ -90,6 +97,7 @@ class FitSettings:
     seed: int = 0
     eval_batch_size: int = 1024
     callback: Any = None
+    restore_best: bool = False
 
     def __post_init__(self):
         if self.epochs < 0 or self.batch_size < 1:
@@ -130,6 +138,7 @@ class _Run:
 
     def __init__(self, seed, rank, config):
         self.config = config
+        self.best = None  # {"epoch", "accuracy", "model": state_dict} with restore_best
         self.order = torch.Generator().manual_seed(seed)
         self.aug = torch.Generator().manual_seed(seed + 1 + 1_000_003 * rank)
         self.epoch, self.step = 0, 0
@@ -142,7 +151,8 @@ class _Run:
         return {"fit": self.config, "step": self.step,
                 "order_at_epoch_start": self.order_at_epoch_start, "aug": self.aug_at_step,
                 "partial": [self.loss_sum, self.correct, self.seen, self.seconds],
-                "scaler": scaler.state_dict() if scaler is not None else None}
+                "scaler": scaler.state_dict() if scaler is not None else None,
+                "best": self.best}
 
     def restore(self, state, path, scaler):
         """Continue from the checkpoint dict ``state`` read from ``path``, or CheckpointError."""
@@ -164,6 +174,13 @@ class _Run:
         self.correct, self.seen = int(correct), int(seen)
         if scaler is not None and extra.get("scaler"):
             scaler.load_state_dict(extra["scaler"])
+        self.best = extra.get("best")
+
+    def keep_if_best(self, epoch, accuracy, model):
+        """Copy ``model``'s weights if ``accuracy`` beats every earlier epoch's."""
+        if self.best is None or accuracy > self.best["accuracy"]:
+            state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            self.best = {"epoch": epoch, "accuracy": accuracy, "model": state}
 
     def epoch_order(self, n):
         """The permutation of this epoch (regenerated from the saved state on resume)."""
@@ -276,14 +293,27 @@ class _EpochSums:
 
 # --- fit -------------------------------------------------------------------------------------
 
-def fit(model, train_data, test_data=None, *, optimizer=None, scheduler=None, settings=None,
+TEST_DATA_MOVED = (
+    "fit() no longer takes test_data: it measures validation data after every epoch, and "
+    "choosing epochs or settings by the test accuracy would make the test result optimistic. "
+    "Split a validation set off the training data, pass it as val_data, choose on it, and "
+    "evaluate the test set once at the end:\n"
+    "    train, val = course_utils.data.train_val_split(train_x, train_y, val_size=5000)\n"
+    "    history = fit(model, train, val, restore_best=True, ...)\n"
+    "    accuracy, loss = course_utils.evaluation.evaluate(model, test_x, test_y)")
+
+
+def fit(model, train_data, val_data=None, *, optimizer=None, scheduler=None, settings=None,
         **options):
     """Train ``model`` with cross-entropy on in-memory tensors and return its History.
 
     Args:
         model: nn.Module mapping images N×C×H×W to logits N×classes (modified in place).
-        train_data, test_data: pairs (images N×C×H×W float, labels N int64); test_data may
-            be None (test fields are then NaN).
+        train_data, val_data: pairs (images N×C×H×W float, labels N int64). ``val_data`` is
+            measured after every epoch (``History.val_loss``, ``val_accuracy``); it may be
+            None (those fields are then NaN). Never pass the test set here: choose on
+            validation, then evaluate the test set once with
+            :func:`course_utils.evaluation.evaluate`.
         optimizer: default :func:`~course_utils.training.optimizers.default_optimizer`:
             AdamW, lr 1e-3, weight decay 0.05 on weights and none on biases and
             normalisation parameters (the command line's default too).
@@ -292,24 +322,33 @@ def fit(model, train_data, test_data=None, *, optimizer=None, scheduler=None, se
         **options: fields of FitSettings, overriding ``settings``: epochs=1, batch_size=128,
             augment=None, device=None, checkpoint_path=None, resume=True, amp=None,
             channels_last=None, compile=False, progress=True, seed=0, eval_batch_size=1024,
-            callback=None (see FitSettings for what each does).
+            callback=None, restore_best=False (see FitSettings for what each does).
 
     Example::
 
-        history = fit(model, (train_x, train_y), (test_x, test_y), epochs=5, augment="shift")
+        train, val = train_val_split(train_x, train_y, val_size=5000)   # course_utils.data
+        history = fit(model, train, val, epochs=5, augment="shift", restore_best=True)
+        print("epoch kept:", history.best_epoch)
+        test_accuracy, test_loss = evaluate(model, test_x, test_y)       # once, at the end
 
     Returns:
         History with one entry per epoch (including those of a resumed run).
 
     Raises:
-        TypeError: an unknown keyword argument.
+        TypeError: an unknown keyword argument, or ``test_data=`` (see above).
+        ValueError: malformed data, or restore_best without validation data.
         CheckpointError: the checkpoint to resume from is corrupt, from another model, or
             from a run with other settings.
     """
+    if "test_data" in options:
+        raise TypeError(TEST_DATA_MOVED)
     settings = FitSettings.with_options(settings, **options)
     train_data = check_data(train_data, "train_data")
-    if test_data is not None:
-        test_data = check_data(test_data, "test_data")
+    if val_data is not None:
+        val_data = check_data(val_data, "val_data")
+    elif settings.restore_best:
+        raise ValueError("restore_best=True keeps the epoch with the best validation accuracy: "
+                         "pass val_data (e.g. from course_utils.data.train_val_split)")
     world = dist_utils.world_size()
     if settings.batch_size % world:
         raise ValueError(f"batch_size {settings.batch_size} must be divisible by the {world} "
@@ -321,15 +360,17 @@ def fit(model, train_data, test_data=None, *, optimizer=None, scheduler=None, se
         optimizer = default_optimizer(model)
     learner = _Learner(model, optimizer, scheduler, _grad_scaler(placement), placement)
     data = _train_set(train_data, settings, world, placement.device)
-    if test_data is not None:
-        test_data = tuple(t.to(placement.device) for t in test_data)
+    if val_data is not None:
+        val_data = tuple(t.to(placement.device) for t in val_data)
     run = _Run(settings.seed, dist_utils.rank(), _run_config(data, settings, world))
     history = History()
     path = settings.checkpoint_path
     if path is not None and settings.resume and Path(path).exists():
         history = _resume(path, learner, run)
     learner.net = _wrap(model, placement.device, settings.compile)
-    _train(learner, data, test_data, run, history, settings)
+    _train(learner, data, val_data, run, history, settings)
+    if settings.restore_best and run.best is not None:
+        model.load_state_dict(run.best["model"])
     return history
 
 
@@ -372,8 +413,8 @@ def _wrap(model, device, compile):
     return torch.compile(net) if compile else net
 
 
-def _train(learner, data, test_data, run, history, settings):
-    """Run the epochs up to ``settings.epochs``: train, test, record, checkpoint, call back."""
+def _train(learner, data, val_data, run, history, settings):
+    """Run the epochs up to ``settings.epochs``: train, validate, record, checkpoint, call back."""
     bar = tqdm(total=max(settings.epochs, run.epoch) * data.steps,
                initial=run.epoch * data.steps + run.step,
                disable=not settings.progress or dist_utils.rank() != 0, unit="batch",
@@ -384,7 +425,7 @@ def _train(learner, data, test_data, run, history, settings):
             while run.epoch < settings.epochs:
                 _train_epoch(learner, data, run, bar, interrupt)
                 interrupt.check()
-                _record_epoch(learner, test_data, run, history, settings.eval_batch_size, bar)
+                _record_epoch(learner, val_data, run, history, settings, bar)
                 run.next_epoch()
                 _save(settings.checkpoint_path, learner, history, run)
                 if settings.callback is not None:
@@ -422,20 +463,22 @@ def _train_epoch(learner, data, run, bar, interrupt):
         raise
 
 
-def _record_epoch(learner, test_data, run, history, eval_batch_size, bar):
-    """Test the model after an epoch and append the epoch's row to ``history``."""
+def _record_epoch(learner, val_data, run, history, settings, bar):
+    """Validate the model after an epoch and append the epoch's row to ``history``."""
     if dist_utils.is_distributed():
         dist_utils.broadcast_module(learner.model)  # BN statistics of the last batches
     loss_sum, correct, seen = dist_utils.all_reduce_sum([run.loss_sum, run.correct, run.seen])
-    test = _test(learner.model, test_data, eval_batch_size, learner.placement)
+    val = _measure(learner.model, val_data, settings.eval_batch_size, learner.placement)
     history.append(epoch=run.epoch + 1, train_loss=loss_sum / seen, train_accuracy=correct / seen,
-                   test_loss=test.loss, test_accuracy=test.accuracy, seconds=run.seconds,
+                   val_loss=val.loss, val_accuracy=val.accuracy, seconds=run.seconds,
                    lr=learner.optimizer.param_groups[0]["lr"])
+    if settings.restore_best:
+        run.keep_if_best(run.epoch + 1, val.accuracy, learner.model)
     bar.set_postfix(epoch=run.epoch + 1, loss=f"{loss_sum / seen:.3f}",
-                    test_acc=f"{test.accuracy:.4f}")
+                    val_acc=f"{val.accuracy:.4f}")
 
 
-def _test(model, data, batch_size, placement):
+def _measure(model, data, batch_size, placement):
     """Evaluation on ``data`` (sharded and summed over ranks under DDP); NaN without data."""
     if data is None:
         return Evaluation(float("nan"), float("nan"))
