@@ -78,6 +78,10 @@ def test_quiet_prints_only_the_json_line_and_resumes(tmp_path):
     first_summary = json.loads(first.stdout)
     assert summary["val_accuracy_per_epoch"][0] == round(first_summary["val_accuracy"], 4)
     assert summary["val_accuracy_per_epoch"][0] == first_summary["val_accuracy_per_epoch"][0]
+    changed = run_cli(*args, "--epochs", "2", "--lr", "0.01")  # not the checkpointed run
+    assert changed.returncode == 2 and changed.stdout == ""
+    assert "optimizer.groups[0].lr=0.001 → 0.01" in changed.stderr
+    assert "delete" in changed.stderr and "--checkpoint" in changed.stderr
 
 
 @needs_data

@@ -5,7 +5,9 @@
 """
 
 import os
+import re
 import signal
+import warnings
 
 import pytest
 import torch
@@ -16,6 +18,7 @@ from course_utils.training import (
     Evaluation,
     FitSettings,
     History,
+    SettingsMismatchError,
     default_optimizer,
     describe_device,
     evaluate,
@@ -390,7 +393,13 @@ def test_device_environment_override(monkeypatch):
 # --- checkpoints and resume ------------------------------------------------------------------
 
 class InterruptAt:
-    """Augmentation that interrupts the run at its ``at``-th call (then behaves normally)."""
+    """Augmentation that interrupts the run at its ``at``-th call (then behaves normally).
+
+    Its ``name`` (what a checkpoint records of an augmentation function) says that it is the
+    shift-flip augmentation, so that the run can be resumed with ``make_augment("shift-flip")``.
+    """
+
+    name = "shift-flip"
 
     def __init__(self, at, how):
         self.calls, self.at, self.how = 0, at, how
@@ -494,6 +503,164 @@ def test_resume_with_other_settings_is_refused(tmp_path):
     history = fit(model2, TRAIN, TEST, epochs=1, batch_size=32, optimizer=optimizer2,
                   device="cpu", progress=False, checkpoint_path=path, resume=False)
     assert len(history) == 1
+
+
+# --- resuming with other settings is refused -------------------------------------------------
+
+BASE = dict(epochs=1, batch_size=64, device="cpu", progress=False)
+
+
+def adamw(model, **hyper):
+    return torch.optim.AdamW(model.parameters(), **{"lr": 0.01, **hyper})
+
+
+def one_cycle(optimizer, epochs):
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.01,
+                                               total_steps=epochs * steps_per_epoch(512, 64))
+
+
+def sequential(p):
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Dropout(p), nn.Flatten(),
+                         nn.Linear(4 * 64, 2))
+
+
+def call(model=None, train=TRAIN, val=TEST, optimizer=None, **options):
+    """fit's arguments for a call: the first run's unless changed."""
+    model = model if model is not None else Tiny()
+    return dict(model=model, train_data=train, val_data=val,
+                optimizer=optimizer if optimizer is not None else adamw(model),
+                **{**BASE, **options})
+
+
+def sgd_call():
+    model = Tiny()
+    return call(model, optimizer=torch.optim.SGD(model.parameters(), lr=0.01))
+
+
+def scheduled_call(epochs):
+    model = Tiny()
+    optimizer = adamw(model)
+    return call(model, optimizer=optimizer, scheduler=one_cycle(optimizer, epochs))
+
+
+def sequential_call(p):
+    model = sequential(p)
+    return call(model)
+
+
+# (what changes, the first run's fit arguments, the second call's, a line of the message)
+CHANGES = {
+    "optimizer type": (call, sgd_call,
+                       "optimizer.class='torch.optim.adamw.AdamW' → 'torch.optim.sgd.SGD'"),
+    "learning rate": (call, lambda: call(optimizer=adamw(Tiny(), lr=0.02)),
+                      "optimizer.groups[0].lr=0.01 → 0.02"),
+    "weight decay": (call, lambda: call(optimizer=adamw(Tiny(), weight_decay=0.1)),
+                     "optimizer.groups[0].weight_decay=0.01 → 0.1"),
+    "scheduler added": (call, lambda: scheduled_call(1),
+                        "scheduler=None → 'torch.optim.lr_scheduler.OneCycleLR'"),
+    "schedule length": (lambda: scheduled_call(1), lambda: scheduled_call(2),
+                        "scheduler.state.total_steps=8 → 16"),
+    "augmentation": (call, lambda: call(augment="flip"), "augment='none' → 'flip'"),
+    "model configuration": (call, lambda: call(Tiny(width=8)), "model.config.width=4 → 8"),
+    "model class": (call, lambda: call(Other()), "model.class='test_training.Tiny' → "
+                                                 "'test_training.Other'"),
+    "layers of a model without config": (
+        lambda: sequential_call(0.2), lambda: sequential_call(0.5),
+        "model.layers (first differing line)='(2): Dropout(p=0.2, inplace=False)' → "
+        "'(2): Dropout(p=0.5, inplace=False)'"),
+    "fewer epochs": (lambda: call(epochs=2), call, "epochs=2 → 1"),
+    "batch size": (call, lambda: call(batch_size=32), "batch_size=64 → 32"),
+    "seed": (call, lambda: call(seed=1), "seed=0 → 1"),
+    "mixed precision": (call, lambda: call(amp=False), "amp=None → False"),
+    "restore_best": (call, lambda: call(restore_best=True), "restore_best=False → True"),
+    "training data": (call, lambda: call(train=bars(512, 5)), "train_data.digest="),
+    "validation data": (call, lambda: call(val=None), "val_data={'images': 256"),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_resume_with_any_other_setting_is_refused(tmp_path, change):
+    first, second, line = CHANGES[change]
+    path = tmp_path / "run.pt"
+    torch.manual_seed(0)
+    fit(**first(), checkpoint_path=path)
+    written = path.read_bytes()
+    torch.manual_seed(1)
+    arguments = second()
+    before = {k: v.clone() for k, v in arguments["model"].state_dict().items()}
+    with pytest.raises(SettingsMismatchError) as error:
+        fit(**arguments, checkpoint_path=path)
+    message = str(error.value)
+    assert re.search(r"(?m)^  " + re.escape(line), message), message
+    assert "holds a run with other settings" in message
+    assert f"To start over, delete {path}, pass resume=False or use another checkpoint_path" \
+        in message
+    assert "To continue the old run, call fit with the settings it was started with" in message
+    assert isinstance(error.value, CheckpointError) and error.value.differences
+    assert path.read_bytes() == written  # nothing written, nothing restored
+    assert all(torch.equal(v, arguments["model"].state_dict()[k]) for k, v in before.items())
+    arguments = second()
+    assert len(fit(**arguments, checkpoint_path=path, resume=False)) == arguments["epochs"]
+
+
+def test_refusal_lists_every_difference(tmp_path):
+    path = tmp_path / "run.pt"
+    fit(**call(), checkpoint_path=path)
+    model = Tiny()
+    with pytest.raises(SettingsMismatchError) as error:
+        fit(**call(model, optimizer=adamw(model, lr=0.5), seed=3, augment="shift"),
+            checkpoint_path=path)
+    assert error.value.differences == [("seed", 0, 3), ("augment", "none", "shift"),
+                                       ("optimizer.groups[0].lr", 0.01, 0.5)]
+    lines = str(error.value).splitlines()
+    assert lines[1:4] == ["  seed=0 → 3", "  augment='none' → 'shift'",
+                          "  optimizer.groups[0].lr=0.01 → 0.5"]
+
+
+def test_raising_epochs_continues_the_run_exactly(tmp_path):
+    path = tmp_path / "run.pt"
+    model, optimizer, _ = make_run()
+    fit(model, TRAIN, TEST, optimizer=optimizer, augment="shift-flip", checkpoint_path=path,
+        **BASE)
+    longer, optimizer2, _ = make_run(seed=7)
+    history = fit(longer, TRAIN, TEST, optimizer=optimizer2, augment="shift-flip",
+                  checkpoint_path=path, **{**BASE, "epochs": 3})
+    straight, optimizer3, _ = make_run()
+    reference = fit(straight, TRAIN, TEST, optimizer=optimizer3, augment="shift-flip",
+                    **{**BASE, "epochs": 3})
+    assert history.epoch == [1, 2, 3] and history.val_accuracy == reference.val_accuracy
+    assert all(torch.equal(v, straight.state_dict()[k]) for k, v in longer.state_dict().items())
+    assert load_checkpoint(path, restore_rng=False)["extra"]["config"]["epochs"] == 3
+
+
+def test_checkpoint_of_an_older_course_utils_resumes_with_a_warning(tmp_path):
+    path = tmp_path / "run.pt"
+    model, optimizer, _ = make_run()
+    first = fit(model, TRAIN, TEST, optimizer=optimizer, checkpoint_path=path, **BASE)
+    state = torch.load(path, weights_only=True)  # make it look like a format-1 checkpoint
+    state["format_version"] = 1
+    state["extra"]["fit"] = {"batch_size": 64, "train_size": 512, "seed": 0, "world_size": 1,
+                             "epochs": 1}
+    del state["extra"]["config"], state["extra"]["best"]
+    state["history"] = {("test_" + k[4:] if k.startswith("val_") else k): v
+                        for k, v in state["history"].items()}
+    torch.save(state, path)
+    model2, optimizer2, _ = make_run()
+    with pytest.warns(UserWarning, match="older course_utils.*could not be compared"):
+        history = fit(model2, TRAIN, TEST, optimizer=optimizer2, checkpoint_path=path,
+                      **{**BASE, "epochs": 2})
+    assert history.val_accuracy[0] == first.val_accuracy[0] and len(history) == 2
+    torch.save(state, path)
+    with pytest.raises(SettingsMismatchError, match="batch_size=64 → 32"):
+        fit(Tiny(), TRAIN, TEST, checkpoint_path=path, **{**BASE, "batch_size": 32})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a checkpoint of this version: no warning
+        model3, optimizer3, _ = make_run()
+        fit(model3, TRAIN, TEST, optimizer=optimizer3, checkpoint_path=tmp_path / "new.pt",
+            **BASE)
+        model3, optimizer3, _ = make_run()
+        fit(model3, TRAIN, TEST, optimizer=optimizer3, checkpoint_path=tmp_path / "new.pt",
+            **BASE)
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):

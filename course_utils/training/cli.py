@@ -42,6 +42,7 @@ from ..models import build_model, model_names
 from ..pretrained import publish_pretrained
 from . import distributed
 from .augment import AUGMENTATIONS
+from .checkpoint import CheckpointError
 from .device import describe_device, pick_device
 from .loop import fit, steps_per_epoch
 from .optimizers import DEFAULT_LR as ADAMW_LR
@@ -208,12 +209,19 @@ def _train(args, argv, info):
     if rank0 and not args.quiet:
         print(f"{args.model}: {sum(p.numel() for p in model.parameters()):,} parameters on "
               f"{describe_device(device)}, {world} process(es)", flush=True)
-    history = fit(model, train_data, val_data, epochs=args.epochs, batch_size=args.batch_size,
-                  optimizer=optimizer, scheduler=scheduler, augment=args.augment, device=device,
-                  checkpoint_path=args.checkpoint, amp=args.amp, compile=args.compile,
-                  progress=not args.quiet, seed=args.seed,
-                  restore_best=val_data is not None,
-                  callback=None if args.quiet or not rank0 else print_epoch)
+    try:
+        history = fit(model, train_data, val_data, epochs=args.epochs,
+                      batch_size=args.batch_size, optimizer=optimizer, scheduler=scheduler,
+                      augment=args.augment, device=device, checkpoint_path=args.checkpoint,
+                      amp=args.amp, compile=args.compile, progress=not args.quiet,
+                      seed=args.seed, restore_best=val_data is not None,
+                      callback=None if args.quiet or not rank0 else print_epoch)
+    except CheckpointError as error:
+        if rank0:
+            print(f"error: {error}\nOn the command line: delete {args.checkpoint}, or pass "
+                  "another --checkpoint, to start over; repeat the options of the first run "
+                  "to continue it.", file=sys.stderr)
+        return 2
     if args.state_file is not None:
         write_state_file(model, args.state_file, info.rank if info is not None else 0)
     if not rank0:

@@ -44,7 +44,8 @@ from tqdm.auto import tqdm
 from ..evaluation import Evaluation, Placement, check_data, evaluation_sums
 from . import distributed as dist_utils
 from .augment import make_augment
-from .checkpoint import CheckpointError, load_checkpoint, rng_states, save_checkpoint
+from .checkpoint import read_checkpoint, restore_checkpoint, rng_states, save_checkpoint
+from .config import check_resume, run_record
 from .device import pick_device
 from .history import History
 from .interrupt import DeferredInterrupt
@@ -69,9 +70,14 @@ class FitSettings:
     checkpoint_path: if given, a checkpoint is written after every epoch and when the run is
         interrupted (Ctrl-C or a kernel interrupt: the current batch finishes, the
         checkpoint is written, KeyboardInterrupt is raised again).
-    resume: continue from ``checkpoint_path`` if that file exists. (Under torchrun rank 0
-        writes the per-epoch checkpoints; an interrupt there writes none, as the ranks would
-        stop at different batches.)
+    resume: continue from ``checkpoint_path`` if that file exists. The checkpoint records the
+        settings of its run (model, optimizer and its hyper-parameters, scheduler,
+        augmentation, data, epochs, batch_size, seed, amp, restore_best: see
+        :mod:`course_utils.training.config`); if this call's differ, fit raises
+        SettingsMismatchError listing them instead of continuing (or returning) the old run.
+        ``epochs`` may be raised to train a run longer. (Under torchrun rank 0 writes the
+        per-epoch checkpoints; an interrupt there writes none, as the ranks would stop at
+        different batches.)
     amp: mixed precision (None: on CUDA only). channels_last: None = for conv nets on CUDA
         and CPU. compile: wrap the model in ``torch.compile``.
     progress: show a tqdm bar (notebook widget in Jupyter).
@@ -132,8 +138,8 @@ def _hint(name, names):
 class _Run:
     """The mutable state of one ``fit`` call: position, generators and partial sums.
 
-    ``config`` holds the settings a resumed run must share with the one it continues
-    (batch_size, train_size, seed, world_size; plus epochs, for the record).
+    ``config`` is the run record (:func:`course_utils.training.config.run_record`): the
+    settings a resumed run must share with the one it continues.
     """
 
     def __init__(self, seed, rank, config):
@@ -148,24 +154,15 @@ class _Run:
 
     def extra(self, scaler):
         """What a checkpoint needs beyond model/optimizer/scheduler to continue exactly."""
-        return {"fit": self.config, "step": self.step,
+        return {"config": self.config, "step": self.step,
                 "order_at_epoch_start": self.order_at_epoch_start, "aug": self.aug_at_step,
                 "partial": [self.loss_sum, self.correct, self.seen, self.seconds],
                 "scaler": scaler.state_dict() if scaler is not None else None,
                 "best": self.best}
 
-    def restore(self, state, path, scaler):
-        """Continue from the checkpoint dict ``state`` read from ``path``, or CheckpointError."""
-        extra = state.get("extra") or {}
-        if "fit" not in extra or "step" not in extra:
-            raise CheckpointError(f"{path} has no training-loop position (was it written by "
-                                  "save_checkpoint directly?); pass resume=False to start over.")
-        for key in ("batch_size", "train_size", "seed", "world_size"):
-            if extra["fit"].get(key) != self.config[key]:
-                raise CheckpointError(
-                    f"{path} was written by a run with {key}={extra['fit'].get(key)}, this one "
-                    f"has {key}={self.config[key]}: resuming would not continue that run. Use "
-                    "the same settings, another checkpoint path, or resume=False.")
+    def restore(self, state, scaler):
+        """Continue from the checkpoint dict ``state`` (checked by ``check_resume``)."""
+        extra = state["extra"]
         self.epoch, self.step = state["epoch"], extra["step"]
         self.order_at_epoch_start = extra["order_at_epoch_start"]
         self.aug.set_state(extra["aug"])
@@ -337,8 +334,10 @@ def fit(model, train_data, val_data=None, *, optimizer=None, scheduler=None, set
     Raises:
         TypeError: an unknown keyword argument, or ``test_data=`` (see above).
         ValueError: malformed data, or restore_best without validation data.
-        CheckpointError: the checkpoint to resume from is corrupt, from another model, or
-            from a run with other settings.
+        SettingsMismatchError: the checkpoint to resume from holds a run with other
+            settings (a CheckpointError; the message lists them, old → new, and says how to
+            start over or continue).
+        CheckpointError: the checkpoint to resume from is corrupt or incomplete.
     """
     if "test_data" in options:
         raise TypeError(TEST_DATA_MOVED)
@@ -362,7 +361,8 @@ def fit(model, train_data, val_data=None, *, optimizer=None, scheduler=None, set
     data = _train_set(train_data, settings, world, placement.device)
     if val_data is not None:
         val_data = tuple(t.to(placement.device) for t in val_data)
-    run = _Run(settings.seed, dist_utils.rank(), _run_config(data, settings, world))
+    record = run_record(model, optimizer, scheduler, settings, train_data, val_data, world)
+    run = _Run(settings.seed, dist_utils.rank(), record)
     history = History()
     path = settings.checkpoint_path
     if path is not None and settings.resume and Path(path).exists():
@@ -389,16 +389,16 @@ def _train_set(train_data, settings, world, device):
                      steps_per_epoch(len(images), settings.batch_size, world), world)
 
 
-def _run_config(data, settings, world):
-    """The settings recorded in checkpoints; a resumed run must match the first four."""
-    return {"batch_size": settings.batch_size, "train_size": len(data.images),
-            "seed": settings.seed, "world_size": world, "epochs": settings.epochs}
-
-
 def _resume(path, learner, run):
-    """Restore model, optimizer, scheduler and ``run`` from ``path``; returns its History."""
-    state = load_checkpoint(path, learner.model, learner.optimizer, learner.scheduler)
-    run.restore(state, path, learner.scaler)
+    """Restore model, optimizer, scheduler and ``run`` from ``path``; returns its History.
+
+    Raises SettingsMismatchError (before restoring anything) when the checkpoint's run
+    record differs from this call's, CheckpointError when the file is unusable.
+    """
+    state = read_checkpoint(path)
+    check_resume(path, state.get("extra") or {}, run.config)
+    restore_checkpoint(path, state, learner.model, learner.optimizer, learner.scheduler)
+    run.restore(state, learner.scaler)
     if dist_utils.is_distributed():
         dist_utils.broadcast_module(learner.model)
     return History.from_dict(state["history"])
