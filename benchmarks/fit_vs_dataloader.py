@@ -8,7 +8,7 @@ batch size, optimizer (Adam 1e-3) and initial weights are trained for one epoch 
 
 * ``fit``: ``course_utils.training.fit`` with its defaults (tensors kept on the device,
   one indexing operation per batch, channels_last for conv nets on CPU/CUDA), no
-  augmentation, no test set, no progress bar;
+  augmentation, no validation data, no progress bar;
 * ``loader``: the textbook loop, ``DataLoader(TensorDataset(x, y), batch_size,
   shuffle=True)`` with ``model(x)``, ``cross_entropy``, ``backward``, ``step``;
 * ``loader+cl``: the same loop with the model and batches in channels_last, to separate

@@ -93,6 +93,39 @@ def load_fashion_mnist(split, root=None, download=True):
             torch.from_numpy(labels.astype(np.int64)))
 
 
+def train_val_split(images, labels, val_size=5000, seed=0):
+    """Split a validation set off training data at random, the same for the same seed.
+
+    Choose epochs and settings on the validation set; the test set is evaluated once, at
+    the end (a choice made by looking at test accuracies makes the test result optimistic).
+
+    Args:
+        images, labels: tensors (or numpy arrays) with N entries along the first axis.
+        val_size: images for validation, 0 < val_size < N.
+        seed: seed of the random draw (a ``torch.Generator``: same split on every machine).
+
+    Returns:
+        ((train_images, train_labels), (val_images, val_labels)); each part keeps the
+        original order of its images.
+
+    Example::
+
+        (train_x, train_y), (val_x, val_y) = train_val_split(*load_fashion_mnist("train"))
+    """
+    if len(images) != len(labels):
+        raise ValueError(f"images and labels differ in length: {len(images)} and {len(labels)}")
+    n = len(images)
+    if isinstance(val_size, bool) or not isinstance(val_size, (int, np.integer)) \
+            or not 0 < val_size < n:
+        raise ValueError(f"val_size must be an integer with 0 < val_size < {n} (the number of "
+                         f"images) so that both parts are non-empty, got {val_size!r}")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    val_rows, train_rows = order[:val_size].sort().values, order[val_size:].sort().values
+    if not torch.is_tensor(images):
+        val_rows, train_rows = val_rows.numpy(), train_rows.numpy()
+    return ((images[train_rows], labels[train_rows]), (images[val_rows], labels[val_rows]))
+
+
 def _find_file(folder, name):
     """Path of ``name`` (plain preferred, else ``name.gz``) in ``folder``, or None."""
     for candidate in (folder / name, folder / f"{name}.gz"):

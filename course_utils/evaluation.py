@@ -6,9 +6,10 @@
     curve = shift_robustness(model, test_x, test_y, max_shift=4)   # accuracy at 0..4 px
 
 Every forward pass here goes through one batch loop, :func:`batch_logits` (eval mode, no
-gradients, optional mixed precision and channels_last); ``fit`` measures its test set with
-the same loop. Shifts follow :func:`course_utils.transforms.shift_image`: content moves,
-zeros come in.
+gradients, optional mixed precision and channels_last); ``fit`` measures its validation data
+with the same loop after every epoch. The test set is for :func:`evaluate`, once, after the
+epochs and settings have been chosen on validation data. Shifts follow
+:func:`course_utils.transforms.shift_image`: content moves, zeros come in.
 """
 
 import contextlib

@@ -71,7 +71,7 @@ def show_kernel(kernel, ax=None, title=None):
     return ax
 
 
-def plot_histories(histories, metrics=("train_loss", "test_accuracy"), axes=None):
+def plot_histories(histories, metrics=("train_loss", "val_accuracy"), axes=None):
     """Learning curves of several runs side by side, one panel per metric; returns the figure.
 
     histories: {label: History} (from ``training.fit``); metrics: History fields per epoch.

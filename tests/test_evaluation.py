@@ -67,9 +67,9 @@ def test_accuracy_under_shift_by_hand():
 def test_plots_draw_what_they_are_given():
     history = History()
     for epoch in (1, 2):
-        history.append(epoch=epoch, train_loss=1.0 / epoch, train_accuracy=0.5, test_loss=1.0,
-                       test_accuracy=0.6 + 0.1 * epoch, seconds=1.0, lr=0.1)
-    fig = plot_histories({"a": history, "b": history})
+        history.append(epoch=epoch, train_loss=1.0 / epoch, train_accuracy=0.5, val_loss=1.0,
+                       val_accuracy=0.6 + 0.1 * epoch, seconds=1.0, lr=0.1)
+    fig = plot_histories({"a": history, "b": history}, metrics=("train_loss", "val_accuracy"))
     assert len(fig.axes) == 2 and len(fig.axes[1].lines) == 2
     assert list(fig.axes[1].lines[0].get_ydata()) == pytest.approx([0.7, 0.8])
     fig = show_confusion(np.array([[3, 1], [0, 4]]), ["x", "y"])

@@ -13,7 +13,7 @@ from course_utils.pretrained import load_pretrained_file
 pytestmark = pytest.mark.slow
 
 REQUIRED = {"test_accuracy", "train_seconds", "epochs", "model", "parameters", "device",
-            "world_size"}
+            "world_size", "val_accuracy", "val_size", "selected_epoch", "val_accuracy_per_epoch"}
 
 
 def fashion_mnist_present():
@@ -50,9 +50,17 @@ def test_last_line_is_json_with_the_results(tmp_path):
     assert summary["device"] == "cpu" and summary["train_size"] == 512
     assert 0.1 < summary["test_accuracy"] <= 1 and summary["train_seconds"] > 0
     assert any(line.startswith("epoch 2 ") for line in lines[:-1])
+    assert "val loss" in lines[-2] and "test" not in lines[-2]  # no test figure per epoch
+    # Selected on validation: the epoch with the best validation accuracy (first of equals).
+    assert summary["val_size"] == 5000 and summary["test_size"] == 300
+    per_epoch = summary["val_accuracy_per_epoch"]
+    assert len(per_epoch) == 2 and summary["selected_epoch"] == 1 + per_epoch.index(max(per_epoch))
+    assert round(summary["val_accuracy"], 4) == max(per_epoch)
     manifest = json.loads((tmp_path / "MANIFEST.json").read_text())
     entry = manifest["tiny_lenet"]
     assert entry["test_accuracy"] == pytest.approx(summary["test_accuracy"], abs=0.005)
+    assert entry["val_accuracy"] == summary["val_accuracy"] and entry["val_images"] == 5000
+    assert entry["selected_epoch"] == summary["selected_epoch"] and entry["train_images"] == 512
     assert entry["command"].startswith("python -m course_utils.training --model lenet")
     assert isinstance(load_pretrained_file(save), torch.nn.Module)
 
@@ -67,7 +75,25 @@ def test_quiet_prints_only_the_json_line_and_resumes(tmp_path):
     second = run_cli(*args, "--epochs", "2")  # continues the checkpointed run
     summary = json.loads(second.stdout.strip().splitlines()[-1])
     assert summary["epochs"] == 2
-    assert summary["test_accuracy_per_epoch"][0] == json.loads(first.stdout)["test_accuracy"]
+    first_summary = json.loads(first.stdout)
+    assert summary["val_accuracy_per_epoch"][0] == round(first_summary["val_accuracy"], 4)
+    assert summary["val_accuracy_per_epoch"][0] == first_summary["val_accuracy_per_epoch"][0]
+    changed = run_cli(*args, "--epochs", "2", "--lr", "0.01")  # not the checkpointed run
+    assert changed.returncode == 2 and changed.stdout == ""
+    assert "optimizer.groups[0].lr=0.001 → 0.01" in changed.stderr
+    assert "delete" in changed.stderr and "--checkpoint" in changed.stderr
+
+
+@needs_data
+def test_val_size_zero_keeps_the_last_epoch_and_bad_sizes_are_errors():
+    result = run_cli("--model", "mlp", "--train-size", "256", "--test-size", "100", "--quiet",
+                     "--device", "cpu", "--epochs", "1", "--val-size", "0")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["val_size"] == 0 and summary["val_accuracy"] is None
+    assert summary["selected_epoch"] == 1 and 0 < summary["test_accuracy"] <= 1
+    too_big = run_cli("--model", "mlp", "--epochs", "1", "--val-size", "60000", "--device", "cpu")
+    assert too_big.returncode == 2 and "0 < val_size < 60000" in too_big.stderr
 
 
 def test_unknown_model_is_a_clear_error():
@@ -81,3 +107,5 @@ def test_unknown_model_is_a_clear_error():
 def test_bad_numbers_are_clear_errors():
     result = run_cli("--model", "lenet", "--epochs", "1", "--batch-size", "0")
     assert result.returncode != 0 and "--batch-size must be positive" in result.stderr
+    result = run_cli("--model", "lenet", "--epochs", "1", "--val-size", "-1")
+    assert result.returncode != 0 and "--val-size must be" in result.stderr

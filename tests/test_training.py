@@ -1,7 +1,13 @@
-"""Tests of course_utils.training: device, augmentation, fit/evaluate, checkpoints, resume."""
+"""Tests of course_utils.training: device, augmentation, fit/evaluate, checkpoints, resume.
+
+``TEST`` below is the held-out data these tests pass to ``fit`` as its validation data
+(``val_data``): the tests measure the engine, they choose nothing on it.
+"""
 
 import os
+import re
 import signal
+import warnings
 
 import pytest
 import torch
@@ -12,6 +18,8 @@ from course_utils.training import (
     Evaluation,
     FitSettings,
     History,
+    SettingsMismatchError,
+    default_optimizer,
     describe_device,
     evaluate,
     fit,
@@ -73,12 +81,12 @@ def test_fit_learns_and_records_history():
                   device="cpu", progress=False)
     assert isinstance(history, History) and len(history) == 3
     assert history.epoch == [1, 2, 3]
-    assert history.test_accuracy[-1] > 0.95
+    assert history.val_accuracy[-1] > 0.95
     assert history.train_loss[-1] < history.train_loss[0]
     assert all(s > 0 for s in history.seconds)
     assert history.total_seconds == pytest.approx(sum(history.seconds))
     data = history.to_dict()
-    assert set(data) == {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
+    assert set(data) == {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
                          "seconds", "lr"}
     assert History.from_dict(data) == history
 
@@ -99,11 +107,12 @@ def test_evaluate_matches_a_manual_count():
                                         rel=1e-5)
 
 
-def test_fit_without_test_data_gives_nan_and_rejects_bad_input():
+def test_fit_without_val_data_gives_nan_and_rejects_bad_input():
     model, optimizer, _ = make_run()
     history = fit(model, TRAIN, None, epochs=1, batch_size=64, optimizer=optimizer,
                   device="cpu", progress=False)
-    assert history.test_accuracy[0] != history.test_accuracy[0]  # NaN
+    assert history.val_accuracy[0] != history.val_accuracy[0]  # NaN
+    assert history.best_epoch is None
     with pytest.raises(ValueError, match="pair of tensors"):
         fit(model, TRAIN[0], None, epochs=1, progress=False)
     with pytest.raises(ValueError, match="N×C×H×W"):
@@ -138,6 +147,164 @@ def test_fit_takes_a_settings_object_and_rejects_misspelt_keywords():
         fit(model, TRAIN, TEST, lr=0.1)
     with pytest.raises(ValueError, match="epochs >= 0"):
         FitSettings(epochs=-1)
+
+
+# --- validation data, not the test set --------------------------------------------------------
+
+def test_test_data_keyword_is_refused_with_the_way_to_do_it():
+    model, optimizer, _ = make_run()
+    with pytest.raises(TypeError, match="(?s)no longer takes test_data.*val_data.*evaluate the "
+                                        "test set once.*train_val_split.*evaluate\\(model"):
+        fit(model, TRAIN, test_data=TEST, epochs=1, optimizer=optimizer, progress=False)
+    with pytest.raises(TypeError, match="val_data"):  # also next to val_data
+        fit(model, TRAIN, TEST, test_data=TEST, epochs=1, optimizer=optimizer, progress=False)
+
+
+def test_val_data_is_measured_every_epoch_like_evaluate():
+    model, optimizer, _ = make_run()
+    val = bars(200, 7)
+    history = fit(model, TRAIN, val, epochs=2, batch_size=64, optimizer=optimizer,
+                  device="cpu", progress=False)
+    accuracy, loss = evaluate(model, *val, device="cpu")
+    assert history.val_accuracy[-1] == accuracy
+    assert history.val_loss[-1] == pytest.approx(loss, rel=1e-12)
+    with pytest.raises(ValueError, match="val_data: images must be"):
+        fit(model, TRAIN, (val[0][:, 0], val[1]), epochs=1, progress=False)
+
+
+def test_old_histories_with_test_columns_are_read_as_validation():
+    old = {"epoch": [1, 2], "train_loss": [0.5, 0.4], "train_accuracy": [0.8, 0.85],
+           "test_loss": [0.45, 0.41], "test_accuracy": [0.83, 0.86], "seconds": [1.0, 1.0],
+           "lr": [1e-3, 1e-3]}
+    history = History.from_dict(old)
+    assert history.val_accuracy == [0.83, 0.86] and history.val_loss == [0.45, 0.41]
+    assert history.best_epoch == 2
+    with pytest.raises(AttributeError, match="(?s)test_accuracy no longer exists.*val_accuracy"
+                                             ".*evaluate"):
+        history.test_accuracy  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        history.nonsense  # noqa: B018
+
+
+def test_best_epoch_is_the_first_of_the_highest_validation_accuracies():
+    history = History()
+    for epoch, accuracy in enumerate([0.5, 0.7, 0.6, 0.7], start=1):
+        history.append(epoch=epoch, train_loss=1.0, train_accuracy=0.5, val_loss=1.0,
+                       val_accuracy=accuracy, seconds=1.0, lr=0.1)
+    assert history.best_epoch == 2
+    assert History().best_epoch is None
+
+
+def ambiguous(n, seed):
+    """Images with both bars; the brighter one gives the class: hard for a model fit on bars()."""
+    g = torch.Generator().manual_seed(seed)
+    images = 0.3 * torch.rand(n, 1, 8, 8, generator=g)
+    left, right = 0.4 + 0.3 * torch.rand(n, generator=g), 0.4 + 0.3 * torch.rand(n, generator=g)
+    images[:, 0, :, 1] += left[:, None]
+    images[:, 0, :, 6] += right[:, None]
+    return images, (right > left).long()
+
+
+def test_restore_best_keeps_the_epoch_with_the_best_validation_accuracy(tmp_path):
+    # A learning rate so high that the validation accuracy goes up and down.
+    kwargs = dict(epochs=4, batch_size=64, device="cpu", progress=False)
+    val = ambiguous(300, 7)
+    torch.manual_seed(0)
+    model = Tiny()
+    snapshots = []
+    history = fit(model, TRAIN, val, optimizer=torch.optim.Adam(model.parameters(), lr=0.5),
+                  callback=lambda h: snapshots.append(
+                      {k: v.clone() for k, v in model.state_dict().items()}), **kwargs)
+    best = history.best_epoch
+    assert best == 1 + max(range(4), key=lambda i: (history.val_accuracy[i], -i))
+    assert best < 4 and len(set(history.val_accuracy)) > 1
+    torch.manual_seed(0)
+    kept = Tiny()
+    path = tmp_path / "run.pt"
+    again = fit(kept, TRAIN, val, optimizer=torch.optim.Adam(kept.parameters(), lr=0.5),
+                restore_best=True, checkpoint_path=path, **kwargs)
+    assert again.val_accuracy == history.val_accuracy and again.best_epoch == best
+    for key, value in snapshots[best - 1].items():
+        assert torch.equal(kept.state_dict()[key], value), key
+    assert evaluate(kept, *val, device="cpu").accuracy == history.val_accuracy[best - 1]
+    saved = load_checkpoint(path, restore_rng=False)  # the checkpoint keeps the last weights
+    assert all(torch.equal(saved["model"][k], v) for k, v in snapshots[-1].items())
+    assert saved["extra"]["best"]["epoch"] == best
+
+    torch.manual_seed(5)  # resuming the finished run restores the best weights again
+    resumed = Tiny()
+    assert fit(resumed, TRAIN, val, optimizer=torch.optim.Adam(resumed.parameters(), lr=0.5),
+               restore_best=True, checkpoint_path=path, **kwargs) == again
+    assert all(torch.equal(resumed.state_dict()[k], v) for k, v in snapshots[best - 1].items())
+    with pytest.raises(ValueError, match="restore_best=True.*val_data"):
+        fit(Tiny(), TRAIN, None, restore_best=True, progress=False)
+
+
+def test_train_val_split_is_reproducible_and_disjoint():
+    from course_utils.data import train_val_split
+
+    images = torch.arange(100.0).view(100, 1, 1, 1)
+    labels = torch.arange(100) % 10
+    (train_x, train_y), (val_x, val_y) = train_val_split(images, labels, val_size=30, seed=4)
+    assert len(train_x) == len(train_y) == 70 and len(val_x) == len(val_y) == 30
+    train_ids, val_ids = train_x.flatten().long(), val_x.flatten().long()
+    assert sorted(train_ids.tolist() + val_ids.tolist()) == list(range(100))
+    assert torch.equal(train_y, labels[train_ids]) and torch.equal(val_y, labels[val_ids])
+    assert torch.equal(train_ids, train_ids.sort().values)  # original order kept
+    same = train_val_split(images, labels, val_size=30, seed=4)
+    assert torch.equal(same[1][0], val_x)
+    other = train_val_split(images, labels, val_size=30, seed=5)
+    assert not torch.equal(other[1][0], val_x)
+    arrays = train_val_split(images.numpy(), labels.numpy(), val_size=30, seed=4)
+    assert (arrays[1][0] == val_x.numpy()).all()
+    for bad in (0, 100, -1, 2.5):
+        with pytest.raises(ValueError, match="0 < val_size < 100"):
+            train_val_split(images, labels, val_size=bad)
+    with pytest.raises(ValueError, match="differ in length"):
+        train_val_split(images, labels[:50])
+
+
+# --- the default optimizer -------------------------------------------------------------------
+
+def test_default_optimizer_decays_weights_only():
+    model = Tiny()
+    optimizer = default_optimizer(model)
+    assert type(optimizer) is torch.optim.AdamW
+    names = {id(p): name for name, p in model.named_parameters()}
+    groups = {g["weight_decay"]: sorted(names[id(p)] for p in g["params"])
+              for g in optimizer.param_groups}
+    assert groups == {0.05: ["net.0.weight", "net.5.weight"],
+                      0.0: ["net.0.bias", "net.1.bias", "net.1.weight", "net.5.bias"]}
+    assert all(g["lr"] == 1e-3 for g in optimizer.param_groups)
+    custom = default_optimizer(model, lr=0.01, weight_decay=0.1)
+    assert [g["weight_decay"] for g in custom.param_groups] == [0.1, 0.0]
+    assert all(g["lr"] == 0.01 for g in custom.param_groups)
+    with pytest.raises(ValueError, match="no parameters"):
+        default_optimizer(nn.ReLU())
+
+
+def test_fit_and_the_command_line_share_the_default_optimizer():
+    from course_utils.training.cli import make_optimizer
+
+    weights = []
+    for explicit in (False, True):
+        torch.manual_seed(0)
+        model = Tiny()
+        optimizer = default_optimizer(model) if explicit else None
+        fit(model, TRAIN, None, epochs=1, batch_size=64, optimizer=optimizer, device="cpu",
+            progress=False)
+        weights.append(model.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+    model = Tiny()
+    cli, default = make_optimizer("adamw", model, None, None), default_optimizer(model)
+    assert type(cli) is type(default)
+    strip = [{k: v for k, v in g.items() if k != "params"} for g in default.param_groups]
+    assert [{k: v for k, v in g.items() if k != "params"} for g in cli.param_groups] == strip
+    for name in ("sgd", "adam"):  # no decay on biases and batch norm with any optimizer
+        groups = make_optimizer(name, model, None, 0.01).param_groups
+        assert [g["weight_decay"] for g in groups] == [0.01, 0.0]
+        assert [len(g["params"]) for g in groups] == [2, 4]
 
 
 # --- augmentation ----------------------------------------------------------------------------
@@ -226,7 +393,13 @@ def test_device_environment_override(monkeypatch):
 # --- checkpoints and resume ------------------------------------------------------------------
 
 class InterruptAt:
-    """Augmentation that interrupts the run at its ``at``-th call (then behaves normally)."""
+    """Augmentation that interrupts the run at its ``at``-th call (then behaves normally).
+
+    Its ``name`` (what a checkpoint records of an augmentation function) says that it is the
+    shift-flip augmentation, so that the run can be resumed with ``make_augment("shift-flip")``.
+    """
+
+    name = "shift-flip"
 
     def __init__(self, at, how):
         self.calls, self.at, self.how = 0, at, how
@@ -262,7 +435,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, how):
                   augment=make_augment("shift-flip"), checkpoint_path=path, **kwargs)
     for key, value in model.state_dict().items():
         assert torch.equal(value, model3.state_dict()[key]), key
-    assert resumed.test_accuracy == reference.test_accuracy
+    assert resumed.val_accuracy == reference.val_accuracy
     assert resumed.train_loss == pytest.approx(reference.train_loss, rel=1e-9)
     assert load_checkpoint(path, restore_rng=False)["epoch"] == 3
 
@@ -330,6 +503,164 @@ def test_resume_with_other_settings_is_refused(tmp_path):
     history = fit(model2, TRAIN, TEST, epochs=1, batch_size=32, optimizer=optimizer2,
                   device="cpu", progress=False, checkpoint_path=path, resume=False)
     assert len(history) == 1
+
+
+# --- resuming with other settings is refused -------------------------------------------------
+
+BASE = dict(epochs=1, batch_size=64, device="cpu", progress=False)
+
+
+def adamw(model, **hyper):
+    return torch.optim.AdamW(model.parameters(), **{"lr": 0.01, **hyper})
+
+
+def one_cycle(optimizer, epochs):
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.01,
+                                               total_steps=epochs * steps_per_epoch(512, 64))
+
+
+def sequential(p):
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Dropout(p), nn.Flatten(),
+                         nn.Linear(4 * 64, 2))
+
+
+def call(model=None, train=TRAIN, val=TEST, optimizer=None, **options):
+    """fit's arguments for a call: the first run's unless changed."""
+    model = model if model is not None else Tiny()
+    return dict(model=model, train_data=train, val_data=val,
+                optimizer=optimizer if optimizer is not None else adamw(model),
+                **{**BASE, **options})
+
+
+def sgd_call():
+    model = Tiny()
+    return call(model, optimizer=torch.optim.SGD(model.parameters(), lr=0.01))
+
+
+def scheduled_call(epochs):
+    model = Tiny()
+    optimizer = adamw(model)
+    return call(model, optimizer=optimizer, scheduler=one_cycle(optimizer, epochs))
+
+
+def sequential_call(p):
+    model = sequential(p)
+    return call(model)
+
+
+# (what changes, the first run's fit arguments, the second call's, a line of the message)
+CHANGES = {
+    "optimizer type": (call, sgd_call,
+                       "optimizer.class='torch.optim.adamw.AdamW' → 'torch.optim.sgd.SGD'"),
+    "learning rate": (call, lambda: call(optimizer=adamw(Tiny(), lr=0.02)),
+                      "optimizer.groups[0].lr=0.01 → 0.02"),
+    "weight decay": (call, lambda: call(optimizer=adamw(Tiny(), weight_decay=0.1)),
+                     "optimizer.groups[0].weight_decay=0.01 → 0.1"),
+    "scheduler added": (call, lambda: scheduled_call(1),
+                        "scheduler=None → 'torch.optim.lr_scheduler.OneCycleLR'"),
+    "schedule length": (lambda: scheduled_call(1), lambda: scheduled_call(2),
+                        "scheduler.state.total_steps=8 → 16"),
+    "augmentation": (call, lambda: call(augment="flip"), "augment='none' → 'flip'"),
+    "model configuration": (call, lambda: call(Tiny(width=8)), "model.config.width=4 → 8"),
+    "model class": (call, lambda: call(Other()), "model.class='test_training.Tiny' → "
+                                                 "'test_training.Other'"),
+    "layers of a model without config": (
+        lambda: sequential_call(0.2), lambda: sequential_call(0.5),
+        "model.layers (first differing line)='(2): Dropout(p=0.2, inplace=False)' → "
+        "'(2): Dropout(p=0.5, inplace=False)'"),
+    "fewer epochs": (lambda: call(epochs=2), call, "epochs=2 → 1"),
+    "batch size": (call, lambda: call(batch_size=32), "batch_size=64 → 32"),
+    "seed": (call, lambda: call(seed=1), "seed=0 → 1"),
+    "mixed precision": (call, lambda: call(amp=False), "amp=None → False"),
+    "restore_best": (call, lambda: call(restore_best=True), "restore_best=False → True"),
+    "training data": (call, lambda: call(train=bars(512, 5)), "train_data.digest="),
+    "validation data": (call, lambda: call(val=None), "val_data={'images': 256"),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_resume_with_any_other_setting_is_refused(tmp_path, change):
+    first, second, line = CHANGES[change]
+    path = tmp_path / "run.pt"
+    torch.manual_seed(0)
+    fit(**first(), checkpoint_path=path)
+    written = path.read_bytes()
+    torch.manual_seed(1)
+    arguments = second()
+    before = {k: v.clone() for k, v in arguments["model"].state_dict().items()}
+    with pytest.raises(SettingsMismatchError) as error:
+        fit(**arguments, checkpoint_path=path)
+    message = str(error.value)
+    assert re.search(r"(?m)^  " + re.escape(line), message), message
+    assert "holds a run with other settings" in message
+    assert f"To start over, delete {path}, pass resume=False or use another checkpoint_path" \
+        in message
+    assert "To continue the old run, call fit with the settings it was started with" in message
+    assert isinstance(error.value, CheckpointError) and error.value.differences
+    assert path.read_bytes() == written  # nothing written, nothing restored
+    assert all(torch.equal(v, arguments["model"].state_dict()[k]) for k, v in before.items())
+    arguments = second()
+    assert len(fit(**arguments, checkpoint_path=path, resume=False)) == arguments["epochs"]
+
+
+def test_refusal_lists_every_difference(tmp_path):
+    path = tmp_path / "run.pt"
+    fit(**call(), checkpoint_path=path)
+    model = Tiny()
+    with pytest.raises(SettingsMismatchError) as error:
+        fit(**call(model, optimizer=adamw(model, lr=0.5), seed=3, augment="shift"),
+            checkpoint_path=path)
+    assert error.value.differences == [("seed", 0, 3), ("augment", "none", "shift"),
+                                       ("optimizer.groups[0].lr", 0.01, 0.5)]
+    lines = str(error.value).splitlines()
+    assert lines[1:4] == ["  seed=0 → 3", "  augment='none' → 'shift'",
+                          "  optimizer.groups[0].lr=0.01 → 0.5"]
+
+
+def test_raising_epochs_continues_the_run_exactly(tmp_path):
+    path = tmp_path / "run.pt"
+    model, optimizer, _ = make_run()
+    fit(model, TRAIN, TEST, optimizer=optimizer, augment="shift-flip", checkpoint_path=path,
+        **BASE)
+    longer, optimizer2, _ = make_run(seed=7)
+    history = fit(longer, TRAIN, TEST, optimizer=optimizer2, augment="shift-flip",
+                  checkpoint_path=path, **{**BASE, "epochs": 3})
+    straight, optimizer3, _ = make_run()
+    reference = fit(straight, TRAIN, TEST, optimizer=optimizer3, augment="shift-flip",
+                    **{**BASE, "epochs": 3})
+    assert history.epoch == [1, 2, 3] and history.val_accuracy == reference.val_accuracy
+    assert all(torch.equal(v, straight.state_dict()[k]) for k, v in longer.state_dict().items())
+    assert load_checkpoint(path, restore_rng=False)["extra"]["config"]["epochs"] == 3
+
+
+def test_checkpoint_of_an_older_course_utils_resumes_with_a_warning(tmp_path):
+    path = tmp_path / "run.pt"
+    model, optimizer, _ = make_run()
+    first = fit(model, TRAIN, TEST, optimizer=optimizer, checkpoint_path=path, **BASE)
+    state = torch.load(path, weights_only=True)  # make it look like a format-1 checkpoint
+    state["format_version"] = 1
+    state["extra"]["fit"] = {"batch_size": 64, "train_size": 512, "seed": 0, "world_size": 1,
+                             "epochs": 1}
+    del state["extra"]["config"], state["extra"]["best"]
+    state["history"] = {("test_" + k[4:] if k.startswith("val_") else k): v
+                        for k, v in state["history"].items()}
+    torch.save(state, path)
+    model2, optimizer2, _ = make_run()
+    with pytest.warns(UserWarning, match="older course_utils.*could not be compared"):
+        history = fit(model2, TRAIN, TEST, optimizer=optimizer2, checkpoint_path=path,
+                      **{**BASE, "epochs": 2})
+    assert history.val_accuracy[0] == first.val_accuracy[0] and len(history) == 2
+    torch.save(state, path)
+    with pytest.raises(SettingsMismatchError, match="batch_size=64 → 32"):
+        fit(Tiny(), TRAIN, TEST, checkpoint_path=path, **{**BASE, "batch_size": 32})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a checkpoint of this version: no warning
+        model3, optimizer3, _ = make_run()
+        fit(model3, TRAIN, TEST, optimizer=optimizer3, checkpoint_path=tmp_path / "new.pt",
+            **BASE)
+        model3, optimizer3, _ = make_run()
+        fit(model3, TRAIN, TEST, optimizer=optimizer3, checkpoint_path=tmp_path / "new.pt",
+            **BASE)
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):

@@ -5,7 +5,9 @@
     pretrained_info("small_cnn")["test_accuracy"] # what MANIFEST.json records
 
 This folder holds one ``NAME.pt`` per model and ``MANIFEST.json``, which records for each file
-its test accuracy, size, SHA-256 and the exact command that trained it. A ``.pt`` file is a
+its test accuracy, size, SHA-256 and the exact command that trained it (entries written since
+the command line holds out validation data also record ``val_accuracy``, ``val_images`` and
+``selected_epoch``: the epoch kept, chosen on validation; the test set is measured once). A ``.pt`` file is a
 dict ``{"model": name for build_model, "config": its keyword arguments, "state_dict": ...}``
 (float16 or float32 tensors), loaded with ``weights_only=True``. New files are written by
 ``python -m course_utils.training ... --save PATH`` through :func:`publish_pretrained`.
@@ -93,7 +95,9 @@ def publish_pretrained(model, name, path, test_data, details):
             folder's MANIFEST.json gets the entry, under the file's stem).
         test_data: (images N×1×28×28, labels N) on which the reloaded file is measured.
         details: further fields of the entry, as the command line writes them: parameters,
-            train_images, epochs, train_seconds, command, device.
+            train_images, val_images, val_accuracy and selected_epoch (the epoch kept,
+            chosen on validation; None without validation data), epochs, train_seconds,
+            command, device.
 
     Returns:
         the manifest entry (a dict with ``test_accuracy``, ``test_loss``, ``sha256``, ...).

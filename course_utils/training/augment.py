@@ -76,15 +76,20 @@ def make_augment(name, max_shift=2):
     """The augmentation called ``name`` (see ``AUGMENTATIONS``) as ``f(images, generator)``.
 
     "none" gives None; "shift" random shifts of up to ``max_shift`` pixels; "flip" random
-    left-right flips (fine for clothes, wrong for digits); "shift-flip" both.
+    left-right flips (fine for clothes, wrong for digits); "shift-flip" both. The function's
+    ``name`` attribute says which it is (a checkpoint records it, see ``training.config``).
     """
     if name == "none":
         return None
-    if name == "shift":
-        return lambda images, generator=None: random_shift(images, max_shift, generator)
-    if name == "flip":
-        return lambda images, generator=None: random_flip(images, 0.5, generator)
-    if name == "shift-flip":
-        return lambda images, generator=None: random_flip(
-            random_shift(images, max_shift, generator), 0.5, generator)
-    raise ValueError(f"unknown augmentation {name!r}: choose from {', '.join(AUGMENTATIONS)}")
+    if name not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {name!r}: choose from {', '.join(AUGMENTATIONS)}")
+
+    def augment(images, generator=None):
+        if name in ("shift", "shift-flip"):
+            images = random_shift(images, max_shift, generator)
+        if name in ("flip", "shift-flip"):
+            images = random_flip(images, 0.5, generator)
+        return images
+
+    augment.name = name if max_shift == 2 or name == "flip" else f"{name}(max_shift={max_shift})"
+    return augment

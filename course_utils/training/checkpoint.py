@@ -2,6 +2,9 @@
 
 A checkpoint is one ``torch.save`` file holding a dict with a format version, the model's
 class and configuration, and everything needed to continue exactly where the run stopped.
+Checkpoints written by ``fit`` also hold, in ``extra["config"]``, the record of the settings
+that define the run (see :mod:`course_utils.training.config`), so that resuming with other
+settings is refused instead of silently continuing (or returning) the old run.
 It is written to a temporary file and renamed, so a crash never leaves half a checkpoint
 under the real name. It is loaded with ``weights_only=True`` (no arbitrary pickles). Any
 problem on loading - unreadable file, another model, missing entries - raises
@@ -17,9 +20,11 @@ import torch
 from ..files import atomic_write
 
 __all__ = ["FORMAT_VERSION", "CheckpointError", "save_checkpoint", "load_checkpoint",
-           "rng_states", "set_rng_states", "model_identity"]
+           "read_checkpoint", "restore_checkpoint", "rng_states", "set_rng_states",
+           "model_identity"]
 
-FORMAT_VERSION = 1
+# 2: fit's history has val_* columns (1: test_*, still read) and extra["config"] the run record.
+FORMAT_VERSION = 2
 REQUIRED_KEYS = ("format_version", "model_class", "model", "epoch", "history", "rng")
 
 
@@ -98,8 +103,8 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, history=None, e
     return atomic_write(path, lambda f: torch.save(state, f))
 
 
-def _read(path, map_location):
-    """The checkpoint dict in ``path``, or CheckpointError if it cannot be read."""
+def read_checkpoint(path, map_location="cpu"):
+    """The checkpoint dict in ``path`` (nothing restored), or CheckpointError if unusable."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
@@ -157,7 +162,16 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, map_locati
     Raises:
         CheckpointError: unreadable file, another model, or missing entries.
     """
-    state = _read(path, map_location)
+    state = read_checkpoint(path, map_location)
+    restore_checkpoint(path, state, model, optimizer, scheduler, restore_rng)
+    return state
+
+
+def restore_checkpoint(path, state, model=None, optimizer=None, scheduler=None, restore_rng=True):
+    """Restore the checkpoint dict ``state`` (read from ``path``) into the objects given.
+
+    The second half of :func:`load_checkpoint`; CheckpointError as there.
+    """
     if model is not None:
         _load_model(path, state, model)
     for name, target in (("optimizer", optimizer), ("scheduler", scheduler)):
@@ -173,4 +187,3 @@ def load_checkpoint(path, model=None, optimizer=None, scheduler=None, map_locati
                                   f"{type(target).__name__} given: {error}") from error
     if restore_rng:
         set_rng_states(state["rng"])
-    return state

@@ -3,13 +3,26 @@
     python -m course_utils.training --model small_cnn --epochs 12 --schedule onecycle \\
         --augment shift-flip --save course_utils/pretrained/small_cnn.pt
 
-The last line of standard output is one JSON object (``test_accuracy``, ``train_seconds``,
-``epochs``, ``model``, ``parameters``, ``device``, ``world_size``, ...), so scripts can
-``json.loads(output.splitlines()[-1])``. Under ``torchrun --nproc_per_node=K`` the same
-command trains with DistributedDataParallel (gloo on CPU, nccl on GPU); only rank 0 prints
-and writes files. ``--save`` writes the trained weights in the format of
+Nothing is chosen on the test set. ``--val-size N`` images (default 5000) are drawn from the
+60,000 training images with ``--seed`` and held out as validation data; the model trains on
+the rest (or on a ``--train-size`` subset of the rest), is measured on validation after
+every epoch, and at the end the weights of the epoch with the best validation accuracy are
+restored (``fit(..., restore_best=True)``). Only then is the test set evaluated, once.
+``--val-size 0`` trains on all 60,000 images without validation and keeps the last epoch
+(e.g. to retrain on everything once a recipe has been chosen on validation).
+
+The last line of standard output is one JSON object (``val_accuracy`` and ``selected_epoch``:
+the epoch kept; ``test_accuracy``: measured once on it; ``val_accuracy_per_epoch``,
+``train_seconds``, ``epochs``, ``model``, ``parameters``, ``device``, ``world_size``, ...),
+so scripts can ``json.loads(output.splitlines()[-1])``. Under ``torchrun --nproc_per_node=K``
+the same command trains with DistributedDataParallel (gloo on CPU, nccl on GPU); only rank
+0 prints and writes files. ``--save`` writes the trained weights in the format of
 ``course_utils.pretrained.load_pretrained`` and records them in the folder's ``MANIFEST.json``
-(test accuracy measured after reloading the file, this exact command, seconds, versions).
+(test accuracy measured after reloading the file, validation accuracy and selected epoch,
+this exact command, seconds, versions).
+
+The default optimizer is the course's ``default_optimizer`` (AdamW, lr 1e-3, weight decay
+0.05 on weights only), the same as ``fit``'s.
 
 ``OMP_WAIT_POLICY=PASSIVE`` is set by ``course_utils/training/__init__.py``, which Python
 imports before this module and before torch (see the reason there).
@@ -23,16 +36,21 @@ from pathlib import Path
 
 import torch
 
-from ..data import DatasetError, load_fashion_mnist
+from ..data import DatasetError, load_fashion_mnist, train_val_split
+from ..evaluation import evaluate
 from ..models import build_model, model_names
 from ..pretrained import publish_pretrained
 from . import distributed
 from .augment import AUGMENTATIONS
+from .checkpoint import CheckpointError
 from .device import describe_device, pick_device
 from .loop import fit, steps_per_epoch
+from .optimizers import DEFAULT_LR as ADAMW_LR
+from .optimizers import DEFAULT_WEIGHT_DECAY, default_optimizer, parameter_groups
 
 PROG = "python -m course_utils.training"
-DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": ADAMW_LR}
+DEFAULT_DECAY = {"sgd": 5e-4, "adam": 0.0, "adamw": DEFAULT_WEIGHT_DECAY}
 
 
 def parse_args(argv=None):
@@ -44,13 +62,20 @@ def parse_args(argv=None):
                         help="images per step, over all processes under torchrun")
     parser.add_argument("--lr", type=float, default=None,
                         help="learning rate (peak for onecycle); default sgd 0.05, adam(w) 1e-3")
-    parser.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="adamw")
+    parser.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="adamw",
+                        help="default adamw: the course's default_optimizer (also fit's)")
     parser.add_argument("--weight-decay", type=float, default=None,
-                        help="default 5e-4 for sgd, 0.05 for adamw, 0 for adam")
+                        help="default 5e-4 for sgd, 0.05 for adamw, 0 for adam; applied to "
+                             "weights only, never to biases and normalisation parameters")
     parser.add_argument("--schedule", choices=("none", "onecycle", "cosine"), default="none")
     parser.add_argument("--augment", choices=AUGMENTATIONS, default="none")
+    parser.add_argument("--val-size", type=int, default=5000,
+                        help="validation images drawn (with --seed) from the 60000 training "
+                             "images; the epoch with the best validation accuracy is kept. "
+                             "0: no validation, train on all and keep the last epoch")
     parser.add_argument("--train-size", type=int, default=None,
-                        help="train on a random subset of this many images (default: all 60000)")
+                        help="train on a random subset of this many of the remaining "
+                             "training images (default: all of them)")
     parser.add_argument("--test-size", type=int, default=None,
                         help="evaluate on the first N test images (default: all 10000)")
     parser.add_argument("--seed", type=int, default=0)
@@ -69,23 +94,30 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.model not in model_names():
         parser.error(f"unknown model {args.model!r}; choose from {', '.join(model_names())}")
-    for name in ("epochs", "batch_size", "train_size", "test_size"):
+    for name in ("epochs", "batch_size", "train_size", "test_size", "val_size"):
         value = getattr(args, name)
-        if value is not None and value < (0 if name == "epochs" else 1):
-            parser.error(f"--{name.replace('_', '-')} must be positive, got {value}")
+        least = 0 if name in ("epochs", "val_size") else 1
+        if value is not None and value < least:
+            parser.error(f"--{name.replace('_', '-')} must be "
+                         f"{'positive' if least else 'zero or more'}, got {value}")
     return args
 
 
-def make_optimizer(name, parameters, lr, weight_decay):
-    """SGD with Nesterov momentum 0.9, Adam or AdamW."""
+def make_optimizer(name, model, lr, weight_decay):
+    """SGD with Nesterov momentum 0.9, Adam, or AdamW (``default_optimizer``).
+
+    ``lr`` and ``weight_decay`` None take the defaults of ``DEFAULT_LR`` and ``DEFAULT_DECAY``.
+    The decay applies to the weights only: biases and normalisation parameters are in a
+    group without it (:func:`course_utils.training.optimizers.parameter_groups`).
+    """
     lr = DEFAULT_LR[name] if lr is None else lr
+    wd = DEFAULT_DECAY[name] if weight_decay is None else weight_decay
+    if name == "adamw":
+        return default_optimizer(model, lr=lr, weight_decay=wd)
+    groups = parameter_groups(model, wd)
     if name == "sgd":
-        wd = 5e-4 if weight_decay is None else weight_decay
-        return torch.optim.SGD(parameters, lr=lr, momentum=0.9, nesterov=True, weight_decay=wd)
-    if name == "adam":
-        return torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay or 0.0)
-    wd = 0.05 if weight_decay is None else weight_decay
-    return torch.optim.AdamW(parameters, lr=lr, weight_decay=wd)
+        return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
+    return torch.optim.Adam(groups, lr=lr)
 
 
 def make_scheduler(name, optimizer, total_steps):
@@ -99,16 +131,23 @@ def make_scheduler(name, optimizer, total_steps):
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
 
 
-def load_data(train_size, test_size, seed):
-    """(train, test) pairs; a train subset is drawn at random (same on every rank)."""
+def load_data(train_size, test_size, seed, val_size=0):
+    """(train, val, test) pairs, the same on every rank; val is None when ``val_size`` is 0.
+
+    The validation set is ``train_val_split(..., val_size, seed)`` of the 60000 training
+    images; the train subset (``train_size``) is then drawn at random from the rest.
+    """
     train_x, train_y = load_fashion_mnist("train")
     test_x, test_y = load_fashion_mnist("test")
+    val_data = None
+    if val_size:
+        (train_x, train_y), val_data = train_val_split(train_x, train_y, val_size, seed)
     if train_size is not None and train_size < len(train_x):
         keep = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))
         train_x, train_y = train_x[keep[:train_size]], train_y[keep[:train_size]]
     if test_size is not None:
         test_x, test_y = test_x[:test_size], test_y[:test_size]
-    return (train_x, train_y), (test_x, test_y)
+    return (train_x, train_y), val_data, (test_x, test_y)
 
 
 def command_line(argv):
@@ -120,16 +159,18 @@ def write_pretrained(model, args, argv, result, test_data):
     """Save the weights, reload them, measure the test accuracy, update MANIFEST.json."""
     entry = publish_pretrained(model, args.model, args.save, test_data, {
         "parameters": result["parameters"], "train_images": result["train_size"],
-        "epochs": result["epochs"], "train_seconds": result["train_seconds"],
-        "command": command_line(argv), "device": result["device"]})
+        "val_images": result["val_size"], "val_accuracy": result["val_accuracy"],
+        "selected_epoch": result["selected_epoch"], "epochs": result["epochs"],
+        "train_seconds": result["train_seconds"], "command": command_line(argv),
+        "device": result["device"]})
     return entry["test_accuracy"]
 
 
 def print_epoch(history):
     """One line per epoch on stdout (the progress bar is on stderr)."""
     row = {name: values[-1] for name, values in history.to_dict().items()}
-    print("epoch {epoch} train loss {train_loss:.4f} acc {train_accuracy:.4f} test loss "
-          "{test_loss:.4f} acc {test_accuracy:.4f} {seconds:.1f}s lr {lr:.2e}".format(**row),
+    print("epoch {epoch} train loss {train_loss:.4f} acc {train_accuracy:.4f} val loss "
+          "{val_loss:.4f} acc {val_accuracy:.4f} {seconds:.1f}s lr {lr:.2e}".format(**row),
           flush=True)
 
 
@@ -156,27 +197,38 @@ def _train(args, argv, info):
     torch.manual_seed(args.seed)  # the initial weights (DDP then broadcasts rank 0's)
     model = build_model(args.model)
     try:
-        train_data, test_data = load_data(args.train_size, args.test_size, args.seed)
-    except DatasetError as error:
+        train_data, val_data, test_data = load_data(args.train_size, args.test_size, args.seed,
+                                                    args.val_size)
+    except (DatasetError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     world = info.world_size if info is not None else 1
-    optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
+    optimizer = make_optimizer(args.optimizer, model, args.lr, args.weight_decay)
     total = args.epochs * steps_per_epoch(len(train_data[1]), args.batch_size, world)
     scheduler = make_scheduler(args.schedule, optimizer, total)
     if rank0 and not args.quiet:
         print(f"{args.model}: {sum(p.numel() for p in model.parameters()):,} parameters on "
               f"{describe_device(device)}, {world} process(es)", flush=True)
-    history = fit(model, train_data, test_data, epochs=args.epochs, batch_size=args.batch_size,
-                  optimizer=optimizer, scheduler=scheduler, augment=args.augment, device=device,
-                  checkpoint_path=args.checkpoint, amp=args.amp, compile=args.compile,
-                  progress=not args.quiet, seed=args.seed,
-                  callback=None if args.quiet or not rank0 else print_epoch)
+    try:
+        history = fit(model, train_data, val_data, epochs=args.epochs,
+                      batch_size=args.batch_size, optimizer=optimizer, scheduler=scheduler,
+                      augment=args.augment, device=device, checkpoint_path=args.checkpoint,
+                      amp=args.amp, compile=args.compile, progress=not args.quiet,
+                      seed=args.seed, restore_best=val_data is not None,
+                      callback=None if args.quiet or not rank0 else print_epoch)
+    except CheckpointError as error:
+        if rank0:
+            print(f"error: {error}\nOn the command line: delete {args.checkpoint}, or pass "
+                  "another --checkpoint, to start over; repeat the options of the first run "
+                  "to continue it.", file=sys.stderr)
+        return 2
     if args.state_file is not None:
         write_state_file(model, args.state_file, info.rank if info is not None else 0)
     if not rank0:
         return 0
-    result = summary(args, model, history, (train_data, test_data), device, world)
+    test = evaluate(model, *test_data, device=device, amp=args.amp)  # once, after selecting
+    result = summary(args, model, history, (train_data, val_data, test_data), device, world)
+    result.update(test_accuracy=test.accuracy, test_loss=test.loss)
     if args.save is not None:
         result["saved"] = str(args.save)
         result["saved_test_accuracy"] = write_pretrained(model, args, argv, result, test_data)
@@ -191,18 +243,34 @@ def write_state_file(model, prefix, rank):
 
 
 def summary(args, model, history, data, device, world):
-    """The JSON summary of a finished run; ``data`` is (train, test) pairs."""
-    train_data, test_data = data
+    """The JSON summary of a finished run; ``data`` is (train, val or None, test) pairs.
+
+    ``selected_epoch`` is the epoch whose weights were kept (best validation accuracy, or
+    the last one without validation data); ``val_accuracy`` / ``val_loss`` are its
+    validation figures. The test figures are added by the caller, measured once.
+    """
+    train_data, val_data, test_data = data
+    selected = history.best_epoch if val_data is not None else None
+    if selected is None and len(history):
+        selected = history.epoch[-1]
+    row = history.epoch.index(selected) if selected is not None else None
+    validated = val_data is not None and row is not None
     return {
         "model": args.model, "parameters": sum(p.numel() for p in model.parameters()),
         "epochs": len(history), "batch_size": args.batch_size, "optimizer": args.optimizer,
         "lr": DEFAULT_LR[args.optimizer] if args.lr is None else args.lr,
+        "weight_decay": DEFAULT_DECAY[args.optimizer] if args.weight_decay is None
+        else args.weight_decay,
         "schedule": args.schedule, "augment": args.augment, "train_size": len(train_data[1]),
+        "val_size": len(val_data[1]) if val_data is not None else 0,
         "test_size": len(test_data[1]), "seed": args.seed, "device": str(device),
         "world_size": world, "torch": str(torch.__version__),
         "train_seconds": round(history.total_seconds, 3),
-        "test_accuracy": history.test_accuracy[-1] if len(history) else None,
-        "test_loss": history.test_loss[-1] if len(history) else None,
-        "test_accuracy_per_epoch": [round(a, 4) for a in history.test_accuracy],
+        "selected_epoch": selected,
+        "val_accuracy": history.val_accuracy[row] if validated else None,
+        "val_loss": history.val_loss[row] if validated else None,
+        "test_accuracy": None, "test_loss": None,
+        "val_accuracy_per_epoch": [round(a, 4) for a in history.val_accuracy]
+        if val_data is not None else [],
         "seconds_per_epoch": [round(s, 2) for s in history.seconds],
     }

@@ -16,8 +16,11 @@ Design choices (see the docstrings for the details):
 * Under ``torchrun`` (see :mod:`course_utils.training.distributed`) the model is wrapped in
   DistributedDataParallel and each rank trains on its shard; ``batch_size`` is the global
   batch, split evenly over the ranks, so the hyper-parameters mean the same with any K.
-* The test set is measured with :func:`course_utils.evaluation.evaluation_sums`, the batch
-  loop of ``evaluate``.
+* Validation data, not the test set, is measured after every epoch (with
+  :func:`course_utils.evaluation.evaluation_sums`, the batch loop of ``evaluate``): epochs
+  and recipes are chosen on validation (``restore_best=True`` keeps the epoch with the best
+  validation accuracy), and the test set is evaluated once, at the end, by the caller.
+  ``course_utils.data.train_val_split`` carves the validation set off the training data.
 
 How the pieces of one run are held: :class:`FitSettings` (what the caller chose), ``_Learner``
 (model, optimizer, scheduler, loss scaler: one optimizer step), ``_TrainSet`` (the training
@@ -41,10 +44,12 @@ from tqdm.auto import tqdm
 from ..evaluation import Evaluation, Placement, check_data, evaluation_sums
 from . import distributed as dist_utils
 from .augment import make_augment
-from .checkpoint import CheckpointError, load_checkpoint, rng_states, save_checkpoint
+from .checkpoint import read_checkpoint, restore_checkpoint, rng_states, save_checkpoint
+from .config import check_resume, run_record
 from .device import pick_device
 from .history import History
 from .interrupt import DeferredInterrupt
+from .optimizers import default_optimizer
 
 __all__ = ["FitSettings", "fit", "steps_per_epoch"]
 
@@ -65,15 +70,24 @@ class FitSettings:
     checkpoint_path: if given, a checkpoint is written after every epoch and when the run is
         interrupted (Ctrl-C or a kernel interrupt: the current batch finishes, the
         checkpoint is written, KeyboardInterrupt is raised again).
-    resume: continue from ``checkpoint_path`` if that file exists. (Under torchrun rank 0
-        writes the per-epoch checkpoints; an interrupt there writes none, as the ranks would
-        stop at different batches.)
+    resume: continue from ``checkpoint_path`` if that file exists. The checkpoint records the
+        settings of its run (model, optimizer and its hyper-parameters, scheduler,
+        augmentation, data, epochs, batch_size, seed, amp, restore_best: see
+        :mod:`course_utils.training.config`); if this call's differ, fit raises
+        SettingsMismatchError listing them instead of continuing (or returning) the old run.
+        ``epochs`` may be raised to train a run longer. (Under torchrun rank 0 writes the
+        per-epoch checkpoints; an interrupt there writes none, as the ranks would stop at
+        different batches.)
     amp: mixed precision (None: on CUDA only). channels_last: None = for conv nets on CUDA
         and CPU. compile: wrap the model in ``torch.compile``.
     progress: show a tqdm bar (notebook widget in Jupyter).
     seed: data order and augmentation (dropout uses torch's global generator: seed it yourself).
-    eval_batch_size: images per forward pass when testing.
+    eval_batch_size: images per forward pass when measuring the validation data.
     callback: called as ``callback(history)`` after every epoch (e.g. to print or plot).
+    restore_best: at the end of the run, load the weights of the epoch with the best
+        validation accuracy (the first of equals: ``History.best_epoch``) instead of keeping
+        the last epoch's. Needs validation data. The copy of the best weights is kept in the
+        checkpoint (whose model stays the last epoch's, so a longer run can continue it).
     """
 
     epochs: int = 1
@@ -89,6 +103,7 @@ class FitSettings:
     seed: int = 0
     eval_batch_size: int = 1024
     callback: Any = None
+    restore_best: bool = False
 
     def __post_init__(self):
         if self.epochs < 0 or self.batch_size < 1:
@@ -112,7 +127,8 @@ class FitSettings:
 def _hint(name, names):
     """What the caller of ``fit(..., name=...)`` probably meant, or ''."""
     if name in ("lr", "weight_decay"):
-        return f" (set it in the optimizer: optimizer=torch.optim.Adam(model.parameters(), {name}=...))"
+        return (f" (set it in the optimizer: optimizer=default_optimizer(model, {name}=...), from "
+                "course_utils.training)")
     close = difflib.get_close_matches(name, names, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -122,12 +138,13 @@ def _hint(name, names):
 class _Run:
     """The mutable state of one ``fit`` call: position, generators and partial sums.
 
-    ``config`` holds the settings a resumed run must share with the one it continues
-    (batch_size, train_size, seed, world_size; plus epochs, for the record).
+    ``config`` is the run record (:func:`course_utils.training.config.run_record`): the
+    settings a resumed run must share with the one it continues.
     """
 
     def __init__(self, seed, rank, config):
         self.config = config
+        self.best = None  # {"epoch", "accuracy", "model": state_dict} with restore_best
         self.order = torch.Generator().manual_seed(seed)
         self.aug = torch.Generator().manual_seed(seed + 1 + 1_000_003 * rank)
         self.epoch, self.step = 0, 0
@@ -137,23 +154,15 @@ class _Run:
 
     def extra(self, scaler):
         """What a checkpoint needs beyond model/optimizer/scheduler to continue exactly."""
-        return {"fit": self.config, "step": self.step,
+        return {"config": self.config, "step": self.step,
                 "order_at_epoch_start": self.order_at_epoch_start, "aug": self.aug_at_step,
                 "partial": [self.loss_sum, self.correct, self.seen, self.seconds],
-                "scaler": scaler.state_dict() if scaler is not None else None}
+                "scaler": scaler.state_dict() if scaler is not None else None,
+                "best": self.best}
 
-    def restore(self, state, path, scaler):
-        """Continue from the checkpoint dict ``state`` read from ``path``, or CheckpointError."""
-        extra = state.get("extra") or {}
-        if "fit" not in extra or "step" not in extra:
-            raise CheckpointError(f"{path} has no training-loop position (was it written by "
-                                  "save_checkpoint directly?); pass resume=False to start over.")
-        for key in ("batch_size", "train_size", "seed", "world_size"):
-            if extra["fit"].get(key) != self.config[key]:
-                raise CheckpointError(
-                    f"{path} was written by a run with {key}={extra['fit'].get(key)}, this one "
-                    f"has {key}={self.config[key]}: resuming would not continue that run. Use "
-                    "the same settings, another checkpoint path, or resume=False.")
+    def restore(self, state, scaler):
+        """Continue from the checkpoint dict ``state`` (checked by ``check_resume``)."""
+        extra = state["extra"]
         self.epoch, self.step = state["epoch"], extra["step"]
         self.order_at_epoch_start = extra["order_at_epoch_start"]
         self.aug.set_state(extra["aug"])
@@ -162,6 +171,13 @@ class _Run:
         self.correct, self.seen = int(correct), int(seen)
         if scaler is not None and extra.get("scaler"):
             scaler.load_state_dict(extra["scaler"])
+        self.best = extra.get("best")
+
+    def keep_if_best(self, epoch, accuracy, model):
+        """Copy ``model``'s weights if ``accuracy`` beats every earlier epoch's."""
+        if self.best is None or accuracy > self.best["accuracy"]:
+            state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            self.best = {"epoch": epoch, "accuracy": accuracy, "model": state}
 
     def epoch_order(self, n):
         """The permutation of this epoch (regenerated from the saved state on resume)."""
@@ -274,37 +290,64 @@ class _EpochSums:
 
 # --- fit -------------------------------------------------------------------------------------
 
-def fit(model, train_data, test_data=None, *, optimizer=None, scheduler=None, settings=None,
+TEST_DATA_MOVED = (
+    "fit() no longer takes test_data: it measures validation data after every epoch, and "
+    "choosing epochs or settings by the test accuracy would make the test result optimistic. "
+    "Split a validation set off the training data, pass it as val_data, choose on it, and "
+    "evaluate the test set once at the end:\n"
+    "    train, val = course_utils.data.train_val_split(train_x, train_y, val_size=5000)\n"
+    "    history = fit(model, train, val, restore_best=True, ...)\n"
+    "    accuracy, loss = course_utils.evaluation.evaluate(model, test_x, test_y)")
+
+
+def fit(model, train_data, val_data=None, *, optimizer=None, scheduler=None, settings=None,
         **options):
     """Train ``model`` with cross-entropy on in-memory tensors and return its History.
 
     Args:
         model: nn.Module mapping images N×C×H×W to logits N×classes (modified in place).
-        train_data, test_data: pairs (images N×C×H×W float, labels N int64); test_data may
-            be None (test fields are then NaN).
-        optimizer: default ``Adam(lr=1e-3)``; scheduler: stepped after every batch.
+        train_data, val_data: pairs (images N×C×H×W float, labels N int64). ``val_data`` is
+            measured after every epoch (``History.val_loss``, ``val_accuracy``); it may be
+            None (those fields are then NaN). Never pass the test set here: choose on
+            validation, then evaluate the test set once with
+            :func:`course_utils.evaluation.evaluate`.
+        optimizer: default :func:`~course_utils.training.optimizers.default_optimizer`:
+            AdamW, lr 1e-3, weight decay 0.05 on weights and none on biases and
+            normalisation parameters (the command line's default too).
+        scheduler: stepped after every batch.
         settings: a :class:`FitSettings`; default ``FitSettings()``.
         **options: fields of FitSettings, overriding ``settings``: epochs=1, batch_size=128,
             augment=None, device=None, checkpoint_path=None, resume=True, amp=None,
             channels_last=None, compile=False, progress=True, seed=0, eval_batch_size=1024,
-            callback=None (see FitSettings for what each does).
+            callback=None, restore_best=False (see FitSettings for what each does).
 
     Example::
 
-        history = fit(model, (train_x, train_y), (test_x, test_y), epochs=5, augment="shift")
+        train, val = train_val_split(train_x, train_y, val_size=5000)   # course_utils.data
+        history = fit(model, train, val, epochs=5, augment="shift", restore_best=True)
+        print("epoch kept:", history.best_epoch)
+        test_accuracy, test_loss = evaluate(model, test_x, test_y)       # once, at the end
 
     Returns:
         History with one entry per epoch (including those of a resumed run).
 
     Raises:
-        TypeError: an unknown keyword argument.
-        CheckpointError: the checkpoint to resume from is corrupt, from another model, or
-            from a run with other settings.
+        TypeError: an unknown keyword argument, or ``test_data=`` (see above).
+        ValueError: malformed data, or restore_best without validation data.
+        SettingsMismatchError: the checkpoint to resume from holds a run with other
+            settings (a CheckpointError; the message lists them, old → new, and says how to
+            start over or continue).
+        CheckpointError: the checkpoint to resume from is corrupt or incomplete.
     """
+    if "test_data" in options:
+        raise TypeError(TEST_DATA_MOVED)
     settings = FitSettings.with_options(settings, **options)
     train_data = check_data(train_data, "train_data")
-    if test_data is not None:
-        test_data = check_data(test_data, "test_data")
+    if val_data is not None:
+        val_data = check_data(val_data, "val_data")
+    elif settings.restore_best:
+        raise ValueError("restore_best=True keeps the epoch with the best validation accuracy: "
+                         "pass val_data (e.g. from course_utils.data.train_val_split)")
     world = dist_utils.world_size()
     if settings.batch_size % world:
         raise ValueError(f"batch_size {settings.batch_size} must be divisible by the {world} "
@@ -313,18 +356,21 @@ def fit(model, train_data, test_data=None, *, optimizer=None, scheduler=None, se
                                  settings.channels_last)
     placement.prepare(model)
     if optimizer is None:
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        optimizer = default_optimizer(model)
     learner = _Learner(model, optimizer, scheduler, _grad_scaler(placement), placement)
     data = _train_set(train_data, settings, world, placement.device)
-    if test_data is not None:
-        test_data = tuple(t.to(placement.device) for t in test_data)
-    run = _Run(settings.seed, dist_utils.rank(), _run_config(data, settings, world))
+    if val_data is not None:
+        val_data = tuple(t.to(placement.device) for t in val_data)
+    record = run_record(model, optimizer, scheduler, settings, train_data, val_data, world)
+    run = _Run(settings.seed, dist_utils.rank(), record)
     history = History()
     path = settings.checkpoint_path
     if path is not None and settings.resume and Path(path).exists():
         history = _resume(path, learner, run)
     learner.net = _wrap(model, placement.device, settings.compile)
-    _train(learner, data, test_data, run, history, settings)
+    _train(learner, data, val_data, run, history, settings)
+    if settings.restore_best and run.best is not None:
+        model.load_state_dict(run.best["model"])
     return history
 
 
@@ -343,16 +389,16 @@ def _train_set(train_data, settings, world, device):
                      steps_per_epoch(len(images), settings.batch_size, world), world)
 
 
-def _run_config(data, settings, world):
-    """The settings recorded in checkpoints; a resumed run must match the first four."""
-    return {"batch_size": settings.batch_size, "train_size": len(data.images),
-            "seed": settings.seed, "world_size": world, "epochs": settings.epochs}
-
-
 def _resume(path, learner, run):
-    """Restore model, optimizer, scheduler and ``run`` from ``path``; returns its History."""
-    state = load_checkpoint(path, learner.model, learner.optimizer, learner.scheduler)
-    run.restore(state, path, learner.scaler)
+    """Restore model, optimizer, scheduler and ``run`` from ``path``; returns its History.
+
+    Raises SettingsMismatchError (before restoring anything) when the checkpoint's run
+    record differs from this call's, CheckpointError when the file is unusable.
+    """
+    state = read_checkpoint(path)
+    check_resume(path, state.get("extra") or {}, run.config)
+    restore_checkpoint(path, state, learner.model, learner.optimizer, learner.scheduler)
+    run.restore(state, learner.scaler)
     if dist_utils.is_distributed():
         dist_utils.broadcast_module(learner.model)
     return History.from_dict(state["history"])
@@ -367,8 +413,8 @@ def _wrap(model, device, compile):
     return torch.compile(net) if compile else net
 
 
-def _train(learner, data, test_data, run, history, settings):
-    """Run the epochs up to ``settings.epochs``: train, test, record, checkpoint, call back."""
+def _train(learner, data, val_data, run, history, settings):
+    """Run the epochs up to ``settings.epochs``: train, validate, record, checkpoint, call back."""
     bar = tqdm(total=max(settings.epochs, run.epoch) * data.steps,
                initial=run.epoch * data.steps + run.step,
                disable=not settings.progress or dist_utils.rank() != 0, unit="batch",
@@ -379,7 +425,7 @@ def _train(learner, data, test_data, run, history, settings):
             while run.epoch < settings.epochs:
                 _train_epoch(learner, data, run, bar, interrupt)
                 interrupt.check()
-                _record_epoch(learner, test_data, run, history, settings.eval_batch_size, bar)
+                _record_epoch(learner, val_data, run, history, settings, bar)
                 run.next_epoch()
                 _save(settings.checkpoint_path, learner, history, run)
                 if settings.callback is not None:
@@ -417,20 +463,22 @@ def _train_epoch(learner, data, run, bar, interrupt):
         raise
 
 
-def _record_epoch(learner, test_data, run, history, eval_batch_size, bar):
-    """Test the model after an epoch and append the epoch's row to ``history``."""
+def _record_epoch(learner, val_data, run, history, settings, bar):
+    """Validate the model after an epoch and append the epoch's row to ``history``."""
     if dist_utils.is_distributed():
         dist_utils.broadcast_module(learner.model)  # BN statistics of the last batches
     loss_sum, correct, seen = dist_utils.all_reduce_sum([run.loss_sum, run.correct, run.seen])
-    test = _test(learner.model, test_data, eval_batch_size, learner.placement)
+    val = _measure(learner.model, val_data, settings.eval_batch_size, learner.placement)
     history.append(epoch=run.epoch + 1, train_loss=loss_sum / seen, train_accuracy=correct / seen,
-                   test_loss=test.loss, test_accuracy=test.accuracy, seconds=run.seconds,
+                   val_loss=val.loss, val_accuracy=val.accuracy, seconds=run.seconds,
                    lr=learner.optimizer.param_groups[0]["lr"])
+    if settings.restore_best:
+        run.keep_if_best(run.epoch + 1, val.accuracy, learner.model)
     bar.set_postfix(epoch=run.epoch + 1, loss=f"{loss_sum / seen:.3f}",
-                    test_acc=f"{test.accuracy:.4f}")
+                    val_acc=f"{val.accuracy:.4f}")
 
 
-def _test(model, data, batch_size, placement):
+def _measure(model, data, batch_size, placement):
     """Evaluation on ``data`` (sharded and summed over ranks under DDP); NaN without data."""
     if data is None:
         return Evaluation(float("nan"), float("nan"))
