@@ -208,6 +208,10 @@ def test_small_resnet_and_plain_counts_by_hand(depth):
     assert n_params(on_meta(f"resnet{depth}")) < 1_000_000
 
 
+def test_small_resnet110_is_the_one_above_1m():
+    assert n_params(resnet_small(110)) == small_resnet_by_hand(110) > 1_000_000
+
+
 def test_small_resnet20_on_rgb_has_the_papers_027m():
     assert small_resnet_by_hand(20, 3) == 269_722 == n_params(resnet_small(20, in_channels=3))
 

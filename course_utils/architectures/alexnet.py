@@ -5,9 +5,10 @@ connected layers with dropout):
 
 * :class:`AlexNet` (``build("alexnet")``): the single-tower network of PyTorch's torchvision
   model zoo, 64-192-384-256-256 filters, no local response normalisation, an adaptive average
-  pool to 6×6 so that any input of at least 63×63 works; 61,100,840 parameters. It follows
-  Krizhevsky's later one-GPU variant ("One weird trick", 2014), not the 2012 paper: the first
-  layer has 64 filters where the paper has 96, and the second 192 where the paper has 256.
+  pool to 6×6 so that any input of at least 63×63 works; 61,100,840 parameters. torchvision
+  cites Krizhevsky's later one-GPU paper ("One weird trick ...", 2014) for it, not the 2012
+  paper: its first layer has 64 filters where the 2012 paper has 96, its second 192 where the
+  paper has 256, and conv4 256 where the paper has 384.
 * :class:`AlexNet2GPU` (``build("alexnet_2gpu")``): the 2012 paper. Its two GPU towers are
   grouped convolutions (``groups=2``) in conv2, conv4 and conv5, the layers whose kernels see
   only the maps on their own GPU; conv1 (one input, both towers), conv3 and the fully connected
