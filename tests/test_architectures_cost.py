@@ -163,6 +163,19 @@ def test_measuring_leaves_the_model_unchanged(measure):
     assert calls == [1]  # the user's hook still fires once, and no other hook runs
 
 
+def test_a_failing_forward_still_restores_the_model():
+    model = on_meta("alexnet_2gpu").train()
+    hooks = hook_keys(model)
+    with pytest.raises(ValueError, match="needs 227×227 inputs"):
+        arch.count_macs(model, RGB)
+    assert all(m.training for m in model.modules()) and hook_keys(model) == hooks
+
+
+def test_a_single_layer_model_is_named_after_its_class():
+    rows = arch.layer_table(nn.Linear(3, 2), (1, 1, 3))
+    assert rows == [LayerRow("Linear", "Linear", (1, 1, 2), 8, 6, 8)]
+
+
 @pytest.mark.parametrize("name, shape", [("alexnet", RGB), ("googlenet", RGB), ("resnet50", RGB),
                                          ("vgg_small", GREY), ("resnet20", GREY), ("googlenet_small", GREY)])
 def test_layer_table_adds_up(name, shape):

@@ -54,7 +54,8 @@ def _float_dtype(model):
 def trace(model, input_shape):
     """Calls of ``model``'s leaf modules (no children) in the order they run on one (C, H, W) image.
 
-    Returns a list of :class:`LayerCall`; a module called twice appears twice. Layers written
+    Returns a list of :class:`LayerCall`; a module called twice appears twice (a model that is
+    itself a single layer is named after its class). Layers written
     as functions in ``forward`` (``torch.flatten``, ``F.relu``, the addition of a shortcut) are
     not modules and do not appear.
     """
@@ -65,7 +66,8 @@ def trace(model, input_shape):
         first = inputs[0] if inputs else None
         calls.append(LayerCall(name, module, _shape(first), _shape(output)))
 
-    leaves = [(name, m) for name, m in model.named_modules() if next(m.children(), None) is None]
+    leaves = [(name or type(m).__name__, m) for name, m in model.named_modules()
+              if next(m.children(), None) is None]
     meta = {name: torch.empty_like(t, device="meta")
             for name, t in itertools.chain(model.named_parameters(), model.named_buffers())}
     modes = [(m, m.training) for m in model.modules()]
