@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["shift_image", "rotate_image", "glyph_image"]
+__all__ = ["shift_image", "pad_to_canvas", "rotate_image", "glyph_image"]
 
 
 def _check_image(images, name="images"):
@@ -40,6 +40,26 @@ def shift_image(images, dy, dx):
         return out  # everything left the frame
     out[..., max(dy, 0):H + min(dy, 0), max(dx, 0):W + min(dx, 0)] = \
         images[..., max(-dy, 0):H - max(dy, 0), max(-dx, 0):W - max(dx, 0)]
+    return out
+
+
+def pad_to_canvas(images, size):
+    """Centre each image on a larger zero canvas, so that a shift moves it without cutting it.
+
+    images: (..., H, W) numpy array or torch tensor -> (..., size, size), same type and dtype.
+    The image's top-left pixel lands at ((size - H) // 2, (size - W) // 2). A 28×28 image on a
+    36×36 canvas can then move by up to 4 pixels in any direction and keep every pixel.
+    """
+    _check_image(images)
+    H, W = images.shape[-2:]
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < max(H, W):
+        raise ValueError(f"size must be an integer at least as large as the images ({H}×{W}), "
+                         f"got {size!r}")
+    top, left = (size - H) // 2, (size - W) // 2
+    shape = (*images.shape[:-2], size, size)
+    out = np.zeros(shape, images.dtype) if isinstance(images, np.ndarray) \
+        else images.new_zeros(shape)
+    out[..., top:top + H, left:left + W] = images
     return out
 
 

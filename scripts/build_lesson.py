@@ -6,13 +6,17 @@
    (or the .py from the .ipynb, whichever you edited last: `--from ipynb`);
 2. the notebook is executed top to bottom in a fresh kernel, in full mode
    (COURSE_QUICK is unset), and saved with its outputs;
-3. scripts/release.py regenerates notebooks/NN_slug.ipynb.
+3. the header's "**Time.**" paragraph is recomputed (course_tools.lesson_time) with the
+   execution's measured minutes;
+4. scripts/release.py regenerates notebooks/NN_slug.ipynb.
 """
 
 import argparse
+import math
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jupytext
@@ -20,6 +24,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from course_tools.kernel_polling import poll_in_slices
+from course_tools.lesson_time import with_time_paragraph
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,8 +44,12 @@ def execute(ipynb_path, timeout):
     notebook = nbformat.read(ipynb_path, as_version=4)
     os.environ.pop("COURSE_QUICK", None)
     poll_in_slices()
+    start = time.monotonic()
     NotebookClient(notebook, timeout=timeout, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(ipynb_path.parent)}}).execute()
+    run_minutes = math.ceil((time.monotonic() - start) / 60)
+    if any(cell.cell_type == "markdown" and "**Time.**" in cell.source for cell in notebook.cells):
+        with_time_paragraph(notebook, run_minutes)
     nbformat.write(notebook, ipynb_path)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.transforms import glyph_image, rotate_image, shift_image
+from course_utils.transforms import glyph_image, pad_to_canvas, rotate_image, shift_image
 
 RNG = np.random.default_rng(0)
 
@@ -103,3 +103,26 @@ def test_glyph_is_a_centred_asymmetric_shape():
     eight = glyph_image("8", 15)
     assert eight[4, 7] < 0.5 < eight[4, 4]  # the holes of an "8" stay empty
     np.testing.assert_array_equal(glyph_image("5", 15), five)  # deterministic
+
+
+def test_pad_to_canvas_centres_and_keeps_every_pixel_under_shifts():
+    images = torch.rand(3, 1, 28, 28) + 0.1          # ink everywhere, up to the frame
+    canvas = pad_to_canvas(images, 36)
+    assert canvas.shape == (3, 1, 36, 36) and canvas.dtype == images.dtype
+    torch.testing.assert_close(canvas[..., 4:32, 4:32], images)
+    assert canvas.sum() == pytest.approx(images.sum().item(), rel=1e-6)
+    for dy, dx in [(4, 4), (-4, 4), (4, -4), (-4, -4), (0, 4)]:
+        moved = shift_image(canvas, dy, dx)
+        torch.testing.assert_close(moved.sum((-1, -2)), canvas.sum((-1, -2)))
+    assert shift_image(images, 4, 0).sum() < images.sum()   # the 28×28 frame cuts instead
+    np.testing.assert_array_equal(pad_to_canvas(np.ones((2, 2)), 3), [[1, 1, 0], [1, 1, 0], [0, 0, 0]])
+
+
+@pytest.mark.parametrize("size", [27, 28.0, True, "36"])
+def test_pad_to_canvas_rejects_a_size_that_cannot_hold_the_image(size):
+    if size == 27:
+        with pytest.raises(ValueError, match="at least as large as the images"):
+            pad_to_canvas(torch.zeros(1, 28, 28), size)
+    else:
+        with pytest.raises(ValueError, match="size must be an integer"):
+            pad_to_canvas(torch.zeros(1, 28, 28), size)
