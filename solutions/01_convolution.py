@@ -795,7 +795,7 @@ for side in (28, 64, 224):
 # $$\text{MACs} = H_{out} \cdot W_{out} \cdot F \cdot C \cdot k \cdot k .$$
 #
 # Unlike the parameter count, this grows with the image. The example: a 3×3 layer with 64 input
-# and 64 output channels on a 224×224 input, padding 1 (the size of VGG's first layers). We compute
+# and 64 output channels on a 224×224 input, padding 1 (the shape of VGG's second layer). We compute
 # the formula and count the MACs in code with PyTorch's FLOP counter, which counts 2 FLOPs per MAC
 # (on the `meta` device: shapes only, nothing is computed). Then the same layer with stride 1 to 4.
 
