@@ -23,11 +23,15 @@
 #
 # **After this lesson you can**
 # * say, with numbers, why a fully connected network does not scale to images;
+# * state the two principles behind conv layers (locality, shift invariance) and tell shift
+#   *equivariance* (what a conv layer has) from shift *invariance* (what pooling adds);
 # * compute a convolution by hand, in loops and vectorized, and tell convolution from the
-#   cross-correlation that deep learning calls convolution;
+#   cross-correlation that deep learning calls convolution, and say which of convolution's
+#   properties (linear, commutative, associative) cross-correlation keeps;
 # * predict the output size of a conv layer for any kernel, padding and stride;
 # * count the parameters of conv and FC layers, and write a conv layer as a sparse matrix with
 #   shared weights;
+# * count a conv layer's multiply-accumulates, and what stride and 1×1 convolutions save;
 # * say where shift equivariance holds and where it breaks;
 # * learn a filter from data by gradient descent.
 #
@@ -47,15 +51,18 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 from course_utils import convolution as ref  # the reference implementations
 from course_utils.checks import check_conv2d_single, check_conv_matrix, check_output_size
 from course_utils.data import CLASS_NAMES, load_fashion_mnist, load_sample_photo
+from course_utils.diagrams.convolution import filter_bank_figure, sliding_window_figure
 from course_utils.kernels import KERNELS
-from course_utils.plots import show_images, show_kernel, signed_limit
+from course_utils.plots import show_images, show_kernel
 from course_utils.runtime import seed_everything
 from course_utils.widgets import ConvExplorer
 
+plt.rcParams["figure.dpi"] = 100
 rng = seed_everything(0)
 np.set_printoptions(precision=3, suppress=True)
 torch.set_printoptions(precision=3, sci_mode=False)
@@ -95,10 +102,15 @@ for name, p in mlp.named_parameters():
 total = sum(p.numel() for p in mlp.parameters())
 print(f"{'total':>10}: {'':>16} {total:>13,}  ≈ {total / 1e9:.2f} billion")
 print(f"share of the first layer: {mlp[1].weight.numel() / total:.4%}")
+nearly_500_million = 0.9 * 500e6 <= total <= 500e6
+print(f"the notes' \"nearly 500 million\" (within 10% below): {total / 1e6:.0f} million, "
+      f"{'holds' if nearly_500_million else 'does not hold'}")
+print(f"memory of the weights at float32 (4 bytes each): {4 * total / 1e9:.2f} GB")
 
 # %% [markdown]
-# So "nearly 500 million" holds: 480 million, and 99.998% of them sit in the first layer.
-# At float32 that is almost 2 GB of weights, before any gradients or optimizer state.
+# Almost every parameter sits in the first layer, and the last line is what the weights alone
+# occupy in memory, before any gradients or optimizer state (training keeps at least one more
+# copy of that size for the gradients).
 #
 # *Lecture 4* also says the parameter count of most architectures scales as
 # $O(\tilde d^2 L)$ for width $\tilde d$ and depth $L$: every layer is a $\tilde d \times \tilde d$
@@ -118,10 +130,97 @@ for width in (100, 1_000, 10_000):
 
 # %% [markdown]
 # Doubling the width quadruples the count; doubling the depth doubles it. Convolutional layers
-# break the dependence on the input size altogether (section 7).
+# break the dependence on the input size altogether (section 8).
 
 # %% [markdown]
-# ## 2. Convolution in one dimension
+# ## 2. Two principles: locality and shift invariance
+#
+# Before any mechanics, *Lecture 4* names two guiding principles for a network that classifies
+# images:
+#
+# * **Locality**: look at local regions of the image, without too much regard to what happens
+#   elsewhere.
+# * **Shift invariance**: respond in the same way to an object wherever it appears in the image.
+#
+# A convolution layer builds in both. *Locality*: each output is computed from a small window of
+# the input (the support of the filter, which sets the output's *receptive field*), so a pixel
+# outside that window cannot change it. *Shifts*: the same filter is applied at every position,
+# so when the object moves, its response moves with it.
+#
+# That last property is **equivariance**, not invariance. The two words mean different things:
+#
+# * $f$ is shift-**equivariant** if $f(\text{shift}(x)) = \text{shift}(f(x))$: the output moves
+#   with the input;
+# * $f$ is shift-**invariant** if $f(\text{shift}(x)) = f(x)$: the output does not change at all.
+#
+# A conv layer is equivariant: its output is a map of *where* each pattern occurs, and the map
+# moves with the object. A classifier's answer should be invariant ("ankle boot", wherever the
+# boot is). Invariance comes from what follows the conv layers: pooling (lesson 03), and in the
+# extreme a **global pool**, the maximum or the mean of each map over all positions, which keeps
+# *how strongly* each pattern occurs and forgets *where*.
+#
+# The notes mix the two. They say, correctly, that convolution is *equivariant* to shifts and that
+# this addresses the second principle; but they also say that conv layers share their weights
+# "because of the shift invariance property". It is the other way round: sharing the weights
+# across positions is a design choice, and it is what *makes* the layer shift-equivariant; the
+# layer itself is not shift-invariant. Invariance of the network's answer needs pooling on top.
+#
+# We measure both with PyTorch's conv layer (sections 3 to 5 build it from scratch): an ankle
+# boot from Fashion-MNIST on a larger black canvas, four random 3×3 filters, and the boot moved
+# 5 pixels down and 7 to the left. The canvas is large enough that the boot stays inside, away
+# from the borders; section 10 looks at what happens at the borders.
+
+# %%
+def agree(a, b, tol=1e-10):
+    """A verdict, not digits: same shape and largest absolute difference below tol."""
+    a, b = np.asarray(a), np.asarray(b)
+    return f"max difference below {tol:.0e}: {a.shape == b.shape and bool(np.abs(a - b).max() < tol)}"
+
+
+test_images, test_labels = load_fashion_mnist("test")
+principles_rng = np.random.default_rng(1)  # its own generator: later cells draw from rng as before
+canvas = torch.zeros(1, 1, 48, 48, dtype=torch.float64)
+canvas[0, 0, 10:38, 10:38] = test_images[0, 0].double()
+random_filters = torch.tensor(principles_rng.normal(size=(4, 1, 3, 3)))
+move = (5, -7)  # (down, right) in pixels
+
+
+def moved(x):
+    """The image (..., H, W) moved by `move`; the canvas is black where the boot is not."""
+    return torch.roll(x, shifts=move, dims=(-2, -1))
+
+
+def conv_layer(x):
+    return F.conv2d(x, random_filters, padding=1)  # (1, 1, 48, 48) -> (1, 4, 48, 48)
+
+
+def strongest(maps):
+    """(row, column) of the largest value of the first map."""
+    return tuple(int(i) for i in np.unravel_index(maps[0, 0].argmax().item(), maps.shape[-2:]))
+
+
+maps, maps_of_moved = conv_layer(canvas), conv_layer(moved(canvas))
+print(f"image: {CLASS_NAMES[int(test_labels[0])]}, moved by {move}; "
+      f"the canvas border stays black: {bool(moved(canvas)[..., [0, -1], :].abs().max() == 0)}")
+print(f"conv(moved x) = moved(conv x)   equivariant? {agree(maps_of_moved, moved(maps))}")
+print(f"conv(moved x) = conv(x)         invariant?   {agree(maps_of_moved, maps)}")
+print(f"  strongest response of map 1: at {strongest(maps)}, after the move at {strongest(maps_of_moved)}")
+for pool in ("amax", "mean"):
+    pooled, pooled_moved = getattr(maps, pool)((-2, -1)), getattr(maps_of_moved, pool)((-2, -1))
+    print(f"global {pool:>4} pool of the 4 maps, moved = not moved   invariant? {agree(pooled_moved, pooled)}")
+with torch.no_grad():
+    fc = nn.Linear(48 * 48, 4, dtype=torch.float64)
+    print(f"a fully connected layer on the flattened image, FC(moved x) = FC(x)? "
+          f"{agree(fc(moved(canvas).flatten(1)), fc(canvas.flatten(1)))}")
+
+# %% [markdown]
+# The conv maps move with the boot (equivariance: the strongest response moves by exactly the
+# shift) but do change (no invariance). A global pool of each map does not change (invariance).
+# A fully connected layer is neither: its output is not a map, so it cannot move with the boot,
+# and it changes when the boot moves. That is the "loss of context" of *Lecture 4*.
+
+# %% [markdown]
+# ## 3. Convolution in one dimension
 #
 # *Lecture 4* recalls the convolution of an input $x$ with a filter $w$:
 #
@@ -164,7 +263,16 @@ plt.show()
 #
 # *Lecture 4* then says that conv layers ignore the flip: they compute
 # $z[t] = \sum_\tau x[t+\tau]\,w[\tau]$, which signal processing calls **cross-correlation**.
-# PyTorch's `conv1d` is exactly that. With a filter that is not symmetric the difference shows:
+# In two dimensions the notes write it with a filter centred on the output pixel,
+#
+# $$z[s,t] = \sum_{\sigma=-\Delta}^{\Delta} \sum_{\tau=-\Delta}^{\Delta} x[s+\sigma,\, t+\tau]\, w[\sigma,\tau],$$
+#
+# and then say that "the support of $w$ ranges from $-\Delta$ to $-\Delta$". That is a typo for
+# $-\Delta$ to $\Delta$, the range of the sums: the filter is $(2\Delta+1) \times (2\Delta+1)$
+# (3×3 for $\Delta = 1$). The course, like numpy and PyTorch, numbers the filter's taps from 0 to
+# $k-1$ with $k = 2\Delta+1$; that only moves the output by $\Delta$ pixels.
+#
+# PyTorch's `conv1d` is exactly that cross-correlation. With a filter that is not symmetric the difference shows:
 
 # %%
 torch_out = F.conv1d(torch.tensor(x)[None, None], torch.tensor(w)[None, None])[0, 0].numpy()
@@ -179,7 +287,7 @@ print("torch == correlate:", np.allclose(torch_out, np.correlate(x, w, mode="val
 # The same holds in two dimensions: `torch.nn.functional.conv2d` equals the true 2-D convolution
 # with the kernel rotated by 180°. For a learned filter this is only a relabelling (the network
 # learns the rotated kernel), which is why *Lecture 4* calls it "a cosmetic change". It is not
-# cosmetic when you apply a *given* filter, as section 5 shows.
+# cosmetic when you apply a *given* filter, as section 6 shows.
 
 # %%
 image = rng.normal(size=(6, 7))
@@ -204,14 +312,62 @@ print("conv2d == true convolution, kernel rotated: ",
       np.allclose(torch_2d, true_convolution_2d(image, kernel[::-1, ::-1])))
 
 # %% [markdown]
-# ## 3. Two-dimensional convolution with depth
+# ### Linear, commutative, associative: what survives without the flip
+#
+# *Lecture 4*: "one can prove that convolution is linear, associative, and commutative". We check
+# each property numerically on random 2-D arrays, for the true convolution (with the flip) and for
+# the cross-correlation that conv layers compute. To compare $x \star w$ with $w \star x$ neither
+# argument may play the special role of "the image", so we take the **full** output: every
+# position where the two overlap (the course's `conv2d` with padding $k-1$).
+
+# %%
+def correlate_full(x, w):
+    """What a conv layer computes (no flip), at every overlap: (H, W), (kh, kw) -> (H+kh-1, W+kw-1)."""
+    kh, kw = w.shape
+    return ref.conv2d(x[None, None], w[None, None], padding=(kh - 1, kw - 1))[0, 0]
+
+
+def convolve_full(x, w):
+    """True convolution (the filter flipped), at every overlap."""
+    return correlate_full(x, w[::-1, ::-1].copy())
+
+
+properties_rng = np.random.default_rng(2)
+x1, x2 = properties_rng.normal(size=(6, 7)), properties_rng.normal(size=(6, 7))
+k1, k2 = properties_rng.normal(size=(3, 3)), properties_rng.normal(size=(2, 4))
+alpha, beta = 2.5, -0.7
+for name, op in [("true convolution", convolve_full), ("cross-correlation (a conv layer)", correlate_full)]:
+    print(name)
+    print(f"  linear:      op(αx1 + βx2, k1) = α op(x1, k1) + β op(x2, k1)   "
+          f"{agree(op(alpha * x1 + beta * x2, k1), alpha * op(x1, k1) + beta * op(x2, k1))}")
+    print(f"  commutative: op(x1, k1) = op(k1, x1)                            {agree(op(x1, k1), op(k1, x1))}")
+    print(f"  associative: op(op(x1, k1), k2) = op(x1, op(k1, k2))            "
+          f"{agree(op(op(x1, k1), k2), op(x1, op(k1, k2)))}")
+print("what cross-correlation keeps instead:")
+print(f"  correlate(x1, k1) = correlate(k1, x1) rotated by 180°:          "
+      f"{agree(correlate_full(x1, k1), correlate_full(k1, x1)[::-1, ::-1])}")
+print(f"  correlate(correlate(x1, k1), k2) = correlate(x1, convolve(k1, k2)): "
+      f"{agree(correlate_full(correlate_full(x1, k1), k2), correlate_full(x1, convolve_full(k1, k2)))}")
+print(f"  so a {k1.shape[0]}×{k1.shape[1]} layer, then a {k2.shape[0]}×{k2.shape[1]} layer, equal one layer with a "
+      f"{'×'.join(map(str, convolve_full(k1, k2).shape))} kernel")
+
+# %% [markdown]
+# Both are linear (a conv layer is a linear map; section 10 writes it as a matrix). Only the true
+# convolution is commutative and associative: dropping the flip costs both. What is left: swapping
+# the arguments of a cross-correlation rotates the result by 180°, and two cross-correlations in a
+# row equal *one* cross-correlation whose kernel is the *true convolution* of the two kernels. So
+# two stacked conv layers with nothing between them are a single conv layer with a larger kernel;
+# that is why a network puts a nonlinearity after every conv layer.
+
+# %% [markdown]
+# ## 4. Two-dimensional convolution with depth
 #
 # The notes define the convolution of a $W \times H \times D$ input $I$ with a
 # $w \times h \times D$ filter $G$ as
 #
 # $$(I * G)[x, y] = \sum_{a=0}^{h-1} \sum_{b=0}^{w-1} \sum_{c=1}^{D} I_c[x+a,\, y+b]\; G_c[a, b].$$
 #
-# (No flip: it is the cross-correlation of section 2. The notes let $a$ run over the filter's
+# (No flip: it is the cross-correlation of section 3. The notes let $a$ run over the filter's
 # height $h$ while adding it to $x$, which they pair with the width $W$; the formula is only
 # consistent for square filters. Below, the first index is the row, as in numpy and PyTorch.)
 #
@@ -248,7 +404,7 @@ print(f"inputs n_i = {example_input.size}, outputs n_o = {example_output.size} "
       f"({example_output.shape[0]}x{example_output.shape[1]} = (7 - 3 + 1)²), weights = {example_filter.size}")
 
 # %% [markdown]
-# ## 4. Implementing it ⭐
+# ## 5. Implementing it ⭐
 #
 # ### Exercise 1 (3 points): `conv2d_single`
 #
@@ -324,14 +480,13 @@ for label, fn in [("loops", lambda: ref.conv2d_naive(x_batch, w_bank, b_bank)),
     print(f"{label:>17}: {seconds * 1e3:8.2f} ms")
 
 # %% [markdown]
-# ## 5. Filters as feature detectors
+# ## 6. Filters as feature detectors
 #
 # A filter responds strongly where the image looks like it. We use a real photograph that ships
 # with matplotlib (Grace Hopper, in grey levels) and Fashion-MNIST images.
 
 # %%
 photo = load_sample_photo(gray=True)
-test_images, test_labels = load_fashion_mnist("test")
 print("photo:", photo.shape, f"values in [{photo.min():.2f}, {photo.max():.2f}]")
 print("Fashion-MNIST test split:", tuple(test_images.shape), test_images.dtype)
 examples = {name: test_images[(test_labels == CLASS_NAMES.index(name)).nonzero()[0, 0], 0].numpy()
@@ -403,9 +558,18 @@ zero_mean_diagonal = notes_diagonal - notes_diagonal.mean()
 print(f"sum of the notes' weights: {notes_diagonal.sum():.1f}; "
       f"smallest weight: {notes_diagonal.min():.1f}")
 print(f"{'probe':>18} {'notes filter':>13} {'zero-mean version':>18}")
+strongest_response = {}
 for name, probe in probes().items():
-    print(f"{name:>18} {filter_image(probe, notes_diagonal).max():>13.2f} "
-          f"{filter_image(probe, zero_mean_diagonal).max():>18.2f}")
+    # round(·, 6) + 0.0: a response that is 0 up to rounding prints as 0.00, never as -0.00
+    strongest_response[name] = [round(filter_image(probe, k).max(), 6) + 0.0
+                                for k in (notes_diagonal, zero_mean_diagonal)]
+    print(f"{name:>18} {strongest_response[name][0]:>13.2f} {strongest_response[name][1]:>18.2f}")
+notes_col, zero_col = ({name: values[i] for name, values in strongest_response.items()} for i in (0, 1))
+print(f"notes' filter: ╲ line above ╱ line: {notes_col['line ╲'] > notes_col['line ╱']}; "
+      f"edge above flat patch: {notes_col['edge'] > notes_col['flat bright patch']}; "
+      f"flat patch above ╲ line: {notes_col['flat bright patch'] > notes_col['line ╲']}")
+print(f"zero-mean version: ╲ line above every other probe: "
+      f"{all(zero_col['line ╲'] > value for name, value in zero_col.items() if name != 'line ╲')}")
 
 # %% [markdown]
 # What the measurements say:
@@ -414,19 +578,33 @@ for name, probe in probes().items():
 #   axes point right and *down*;
 # * it is a **line** detector, not an edge detector: it has no negative weights, so an edge
 #   gives no stronger response than a flat area;
-# * its weights sum to 2, so a flat bright patch (2.0) excites it *more* than the line it is
-#   meant to detect (1.2). Subtracting the mean makes it blind to flat areas, and then the ╲ line
-#   wins clearly. A good detector has weights that sum to zero.
+# * its weights sum to 2, so a flat bright patch excites it *more* than the ╲ line it is meant to
+#   detect (the last and first rows of the table). Subtracting the mean makes it blind to flat
+#   areas, and then the ╲ line wins. A good detector has weights that sum to zero.
+#
+# The figure shows the same probes (15×15, no padding) and the photograph, every probe of a row on
+# one colour scale, positive part only (what a ReLU after the layer would pass on): the ╲ line
+# brighter than the ╱ line in both rows; the flat patch brightest of all for the notes' filter,
+# and dark for the zero-mean version. On the photograph the notes' filter gives a blurred copy of
+# the brightness; the zero-mean version keeps thin strokes.
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
-show_kernel(notes_diagonal, ax=axes[0], title="notes' filter")
-show_kernel(zero_mean_diagonal, ax=axes[1], title="zero-mean version")
-diagonal_response = filter_image(photo, zero_mean_diagonal)
-limit = signed_limit(diagonal_response)
-axes[2].imshow(diagonal_response, cmap="RdBu_r", vmin=-limit, vmax=limit)
-axes[2].set_title("zero-mean version on the photo")
-axes[2].axis("off")
+shown_probes = {name: probe for name, probe in probes(15).items()
+                if name in ("line ╲", "line ╱", "flat bright patch")}
+fig, axes = plt.subplots(2, 5, figsize=(13, 5.4))
+for row, (name, kernel) in zip(axes, [("notes' filter", notes_diagonal),
+                                      ("zero-mean version", zero_mean_diagonal)]):
+    show_kernel(kernel, ax=row[0], title=name)
+    responses = {probe: np.maximum(filter_image(image, kernel), 0) for probe, image in shown_probes.items()}
+    top = max(response.max() for response in responses.values())  # one colour scale per row
+    for ax, (probe, response) in zip(row[1:4], responses.items()):
+        ax.imshow(response, cmap="magma", vmin=0, vmax=top)
+        ax.set_title(f"on a {probe}: max {round(response.max(), 6) + 0.0:.2f}", fontsize=9)
+    on_photo = np.maximum(filter_image(photo, kernel, padding=1), 0)[100:400, 120:420]
+    row[4].imshow(on_photo, cmap="magma", vmin=0, vmax=np.percentile(on_photo, 99.5))
+    row[4].set_title("on the photo", fontsize=9)
+    for ax in row[1:]:
+        ax.axis("off")
 fig.tight_layout()
 plt.show()
 
@@ -447,9 +625,19 @@ filtered = {name: filter_image(photo, KERNELS[name], padding=KERNELS[name].shape
             for name in ("box blur 3x3", "gaussian 5x5", "sharpen")}
 for name, result in filtered.items():
     print(f"{name:>13}: fine detail × {fine_detail(result) / fine_detail(photo):.2f}")
+low, high = photo.min(), photo.max()
+outside = np.mean((filtered["sharpen"] < low) | (filtered["sharpen"] > high))
+print(f"sharpened pixels outside the photo's range [{low:.0f}, {high:.0f}]: {outside:.1%} "
+      "(shown clipped to that range)")
 crop = (slice(150, 330), slice(170, 350))  # the face, to see the detail
-show_images([photo[crop]] + [result[crop] for result in filtered.values()],
-            titles=["original", *filtered], size=3)
+fig, axes = plt.subplots(1, 4, figsize=(12, 3.3))
+for ax, (title, result) in zip(axes, [("original", photo), *filtered.items()]):
+    # Every panel on the same grey scale as the original: a value beyond it shows as black or white,
+    # instead of stretching the scale (which would make the sharpened face look greyer, not sharper).
+    ax.imshow(np.clip(result[crop], low, high), cmap="gray", vmin=low, vmax=high)
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -476,10 +664,20 @@ show_images([photo_magnitude, photo_edges, bag_magnitude, bag_edges],
 plt.show()
 
 # %% [markdown]
-# ## 6. Many filters, padding and stride
+# ## 7. Many filters, padding and stride
 #
 # A layer applies $k$ filters and stacks the $k$ maps. The notes' figure 5: six 5×5×3 filters on a
 # 32×32×3 input give a 28×28×6 output. (PyTorch and the course put channels first: 6×28×28.)
+#
+# Drawn smaller: a $C \times H \times W$ input, $F$ filters of $C \times k \times k$. Each filter is as
+# deep as the input, so it slides over height and width only and gives one map; $F$ filters give
+# $F$ maps. The shapes in the figure are those the course's `conv2d` returns:
+
+# %%
+print("conv2d of a 3×7×7 input with four 3×3×3 filters:",
+      ref.conv2d(np.zeros((1, 3, 7, 7)), np.zeros((4, 3, 3, 3))).shape[1:])
+filter_bank_figure(channels=3, size=7, kernel_size=3, n_filters=4, position=(1, 2))
+plt.show()
 
 # %%
 cifar_like = rng.normal(size=(1, 3, 32, 32))
@@ -493,6 +691,16 @@ print("course conv2d:", ours.shape, "| nn.Conv2d(3, 6, 5):", tuple(layer(torch.z
 # kernel keeps the size ("same" padding). **Stride** $s$ moves the kernel $s$ pixels at a time.
 # *Lecture 4* describes a stride as "retaining every alternate output index": a stride-2 output is
 # the stride-1 output subsampled.
+#
+# The figure shows both on a small case: a 3×3 window with stride 2 on a 5×5 input padded by 1.
+# Each panel is one position of the window and the output value it computes; the padding cells
+# hold zeros. The window's top-left corner sits at (stride × i, stride × j) of the padded input.
+
+# %%
+print(f"5×5 input, 3×3 window, padding 1, stride 2: output "
+      f"{ref.output_size(5, 3, 1, 2)}×{ref.output_size(5, 3, 1, 2)}")
+sliding_window_figure(size=5, kernel_size=3, padding=1, stride=2, positions=[(0, 0), (0, 1), (1, 0), (2, 2)])
+plt.show()
 
 # %%
 for padding in (0, 1, 2):
@@ -549,7 +757,7 @@ disagreements = [setting for setting in settings
 print(f"{len(settings)} settings checked, {len(disagreements)} disagreements")
 
 # %% [markdown]
-# ## 7. Counting parameters
+# ## 8. Counting parameters
 #
 # Back to the notes' figure 2 (49 inputs, 25 outputs). An FC layer between them has
 # $49 \times 25$ weights; the conv layer has the 9 of its filter. *Lecture 4*'s example, a 5×5
@@ -578,7 +786,104 @@ for side in (28, 64, 224):
     print(f"{side:>4}x{side:<5} {n_weights(conv):>13,} {str(tuple(out.shape[1:])):>14} {fc:>30,}")
 
 # %% [markdown]
-# ## 8. Weight sharing and sparsity: a conv layer is a matrix
+# ## 9. The cost of a conv layer: multiply-accumulates
+#
+# Parameters are not the whole cost. Each output value is the dot product of one $C \times k \times k$
+# window with one filter: $C k^2$ **multiply-accumulates** (MACs; one multiplication and one
+# addition each). A layer of $F$ filters with an $H_{out} \times W_{out}$ output does
+#
+# $$\text{MACs} = H_{out} \cdot W_{out} \cdot F \cdot C \cdot k \cdot k .$$
+#
+# Unlike the parameter count, this grows with the image. The example: a 3×3 layer with 64 input
+# and 64 output channels on a 224×224 input, padding 1 (the shape of VGG's second layer). We compute
+# the formula and count the MACs in code with PyTorch's FLOP counter, which counts 2 FLOPs per MAC
+# (on the `meta` device: shapes only, nothing is computed). Then the same layer with stride 1 to 4.
+
+# %%
+def conv_macs(h_out, w_out, n_filters, channels, kernel_size):
+    """Multiply-accumulates of one conv layer on one image: H_out·W_out·F·C·k·k."""
+    return h_out * w_out * n_filters * channels * kernel_size * kernel_size
+
+
+def counted_macs(layer, x):
+    """MACs that PyTorch counts when `layer` runs on `x` (its FLOP counter counts 2 per MAC)."""
+    with FlopCounterMode(display=False) as counter:
+        layer(x)
+    return counter.get_total_flops() // 2
+
+
+print(f"{'stride':>6} {'output':>9} {'MACs, formula':>15} {'MACs, counted':>15} {'stride 1 / this':>16} {'s²':>4}")
+macs_by_stride, counted_by_stride = {}, {}
+with torch.device("meta"):
+    x_example = torch.empty(1, 64, 224, 224)
+    for stride in (1, 2, 3, 4):
+        layer = nn.Conv2d(64, 64, 3, stride=stride, padding=1, bias=False)
+        h_out, w_out = layer(x_example).shape[-2:]
+        macs_by_stride[stride] = conv_macs(h_out, w_out, 64, 64, 3)
+        counted_by_stride[stride] = counted_macs(layer, x_example)
+        print(f"{stride:>6} {f'{h_out}×{w_out}':>9} {macs_by_stride[stride]:>15,} "
+              f"{counted_by_stride[stride]:>15,} {macs_by_stride[1] / macs_by_stride[stride]:>16.2f} "
+              f"{stride**2:>4}")
+print(f"formula == count for every stride: {macs_by_stride == counted_by_stride}")
+
+# %% [markdown]
+# The *Convolutional Neural Networks* notes say that "stacking filters can incur
+# high computational costs", and that striding mitigates it. The table agrees: stride $s$ keeps one
+# output position in $s$ along each axis, so about $1/s^2$ of the outputs, and the MACs fall by
+# $s^2$ (4× for stride 2; exactly $s^2$ when $s$ divides the output size of stride 1, slightly less
+# otherwise, as for stride 3).
+#
+# The saving is real only if the skipped outputs are never computed. "Retaining every alternate
+# output index", as *Lecture 4* puts it, describes the result, not the computation: computing all
+# outputs and then dropping three quarters would save nothing. The course's `conv2d` builds only
+# the windows it keeps: `im2col` has one column per output position.
+
+# %%
+small = np.zeros((1, 3, 32, 32))
+for stride in (1, 2, 4):
+    columns = ref.im2col(small, 3, stride=stride, padding=1).shape[1]
+    print(f"stride {stride}: im2col builds {columns:>5} windows, one per output position "
+          f"({ref.output_size(32, 3, 1, stride)}²)")
+
+# %% [markdown]
+# ### 1×1 convolutions
+#
+# A 1×1 filter sees one pixel, with all its $C$ channels. Output map $f$ at pixel $(i, j)$ is
+# $\sum_c w[f, c]\, x[c, i, j]$: the same linear map from $C$ channels to $F$ channels, applied at
+# every pixel separately. In matrix form: the $F \times C$ weight matrix times the $C \times HW$
+# matrix whose columns are the pixels. Its cost is $H \cdot W \cdot F \cdot C$ MACs (the formula
+# with $k = 1$).
+
+# %%
+one_by_one_rng = np.random.default_rng(3)
+pixels = one_by_one_rng.normal(size=(1, 6, 5, 4))    # C = 6 channels, 5×4 pixels
+weights = one_by_one_rng.normal(size=(3, 6, 1, 1))   # F = 3 filters of 1×1×6
+as_matrix_product = (weights[:, :, 0, 0] @ pixels[0].reshape(6, -1)).reshape(3, 5, 4)
+print(f"1×1 conv = (F×C matrix) @ (C × H·W pixels): {agree(ref.conv2d(pixels, weights)[0], as_matrix_product)}")
+print(f"its MACs: formula {conv_macs(5, 4, 3, 6, 1)}, counted "
+      f"{counted_macs(nn.Conv2d(6, 3, 1, bias=False), torch.zeros(1, 6, 5, 4))}")
+
+# %% [markdown]
+# Their use: reduce the number of channels before an expensive layer. The *Convolutional Neural
+# Networks* notes say GoogLeNet's Inception modules use 1×1 convolutions for "dimensionality
+# reduction", which "lowers the computational cost". One branch of its first Inception module
+# applies 32 filters of 5×5 to a 28×28 map with 192 channels; GoogLeNet first reduces the 192
+# channels to 16 with 1×1 filters. Both ways, counted:
+
+# %%
+with torch.device("meta"):
+    x_inception = torch.empty(1, 192, 28, 28)
+    direct = nn.Conv2d(192, 32, 5, padding=2)
+    reduced = nn.Sequential(nn.Conv2d(192, 16, 1), nn.ReLU(), nn.Conv2d(16, 32, 5, padding=2))
+    for name, block in [("5×5 directly", direct), ("1×1 to 16, then 5×5", reduced)]:
+        n_params = sum(p.numel() for p in block.parameters())
+        print(f"{name:>20}: {counted_macs(block, x_inception):>12,} MACs, {n_params:>7,} parameters, "
+              f"output {tuple(block(x_inception).shape[1:])}")
+    ratio = counted_macs(direct, x_inception) / counted_macs(reduced, x_inception)
+print(f"the 1×1 reduction makes this branch {ratio:.1f}× cheaper")
+
+# %% [markdown]
+# ## 10. Weight sharing and sparsity: a conv layer is a matrix
 #
 # The notes' figure 4: a conv layer equals an FC layer whose weights are (1) zero outside each
 # output's receptive field and (2) shared by every output. For a single-channel $H \times W$
@@ -644,8 +949,9 @@ plt.show()
 # ### Shift equivariance, and where it breaks
 #
 # *Lecture 4*: convolution is equivariant to shifts; shift the input and the output shifts by
-# the same amount. We shift a Fashion-MNIST image by $(d_y, d_x)$ pixels (filling with zeros) and
-# compare `conv(shift(x))` with `shift(conv(x))`, away from the borders and at the borders.
+# the same amount. Section 2 measured it for an object far from the borders. Here we shift a
+# Fashion-MNIST image by $(d_y, d_x)$ pixels (filling with zeros) and compare `conv(shift(x))`
+# with `shift(conv(x))`, away from the borders and at the borders, and with a stride.
 
 # %%
 def shift(image, dy, dx):
@@ -688,7 +994,7 @@ for s_shift in (1, 2):  # stride 2: equivariant only to shifts by a multiple of 
 # (a bright image's edge becomes an "edge"). With stride 2 the output is equivariant to shifts by
 # 2 only: a 1-pixel shift of the input gives an output that is no shift of the original.
 #
-# ## 9. Learning a filter from data
+# ## 11. Learning a filter from data
 #
 # The filters of a CNN are not designed, they are learned. Here is the smallest version: we
 # hide a kernel (Sobel x), filter 64 Fashion-MNIST images with it, and recover it by gradient
@@ -752,7 +1058,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## 10. Explore
+# ## 12. Explore
 #
 # Pick a kernel or type your own weights (one row per line), change stride and padding, and
 # watch the feature map and its size. Try: the notes' diagonal filter and its zero-mean
@@ -771,15 +1077,29 @@ ConvExplorer(photo[::2, ::2], initial="sobel x")
 # * Output size: $\lfloor (n + 2p - k)/s \rfloor + 1$; a layer with $F$ filters of $k \times k \times C$
 #   has $k^2 C F$ weights, whatever the image size.
 # * A conv layer is an FC layer with a sparse, weight-shared matrix; it is shift equivariant
-#   except at the borders and for shifts that are not multiples of the stride.
+#   except at the borders and for shifts that are not multiples of the stride. It is not shift
+#   invariant: a global pool after it is.
+# * Its cost is $H_{out} W_{out} F C k^2$ multiply-accumulates: stride $s$ divides it by about
+#   $s^2$; a 1×1 convolution mixes channels pixel by pixel and can cut the channels, and the cost,
+#   of the layer after it.
 #
-# Checked against the notes in this lesson:
-# * "nearly 500 million" parameters for 400×400×3 → 1000 → 10: exact count 480,011,010. ✔
+# Checked against the notes in this lesson (each verdict is printed in the section named):
+# * "nearly 500 million" parameters for 400×400×3 → 1000 → 10: holds (section 1). ✔
+# * Shift *invariance* as the reason for weight sharing: the layer is shift-*equivariant*, and
+#   weight sharing is what makes it so; invariance needs pooling on top (section 2). ✘ (loose)
+# * Convolution is linear, commutative and associative: true for the flipped convolution; the
+#   cross-correlation that layers compute is linear but neither commutative nor associative
+#   (section 3). ✔ for convolution, with a caveat for layers
+# * "The support of $w$ ranges from $-\Delta$ to $-\Delta$": a typo for $-\Delta$ to $\Delta$
+#   (section 3). ✘ (typo)
 # * The $[1\ {-1}]$ filter: under the notes' own (unflipped) definition a bright-left/dark-right
 #   edge gives a **positive** response, not a negative one; and it detects **vertical** edges, not
-#   horizontal ones. ✘
+#   horizontal ones (section 6). ✘
 # * The "45°" filter: a line detector, not an edge detector, for lines running ╲ on screen; its
-#   weights sum to 2, so flat bright areas excite it more than the line. ✘ (loose)
+#   weights sum to 2, so flat bright areas excite it more than the line (section 6). ✘ (loose)
 # * The 2-D formula pairs the filter height's index with the image's width coordinate; fine for
-#   square filters only. (loose)
-# * 49 inputs, 25 outputs, 9 weights, 1225 FC weights; 5000 weights for 5×5, 20 → 10. ✔
+#   square filters only (section 4). (loose)
+# * Figure 2's counts of inputs, outputs, filter weights and FC weights, and the 5×5, 20 → 10
+#   layer's weights (sections 4 and 8). ✔
+# * Striding mitigates the cost: stride $s$ divides the multiply-accumulates by about $s^2$, if the
+#   skipped outputs are not computed (section 9). ✔

@@ -105,3 +105,15 @@ def dense_everywhere(kernel, shape):
 ])
 def test_conv_matrix_explains_wrong_answers(wrong, words, expect_failure):
     expect_failure(checks.check_conv_matrix, wrong, words)
+
+
+# --- every exercise: a function that returns nothing ---
+
+@pytest.mark.parametrize("check,name", [(checks.check_conv2d_single, "conv2d_single"),
+                                        (checks.check_output_size, "conv_output_size"),
+                                        (checks.check_conv_matrix, "conv_as_matrix")])
+def test_a_function_that_returns_nothing_is_told_so(check, name, expect_failure):
+    def forgot_return(*args):
+        np.zeros(3)  # computes something, returns None
+
+    expect_failure(check, forgot_return, f"{name} returned None: did you forget the `return` at the end?")

@@ -88,3 +88,17 @@ def test_receptive_field_explorer_explains_a_stack_too_big_for_the_image():
         layer["kernel"].value, layer["dilation"].value = 7, 3
     assert explorer.rf is None and "is smaller than the kernel span" in explorer.message
     assert "layer" in explorer.message
+
+
+def test_explorer_controls_sit_above_the_figure_with_long_sliders_and_aligned_labels():
+    from course_utils.widgets import conv_explorer
+    explorer = ConvExplorer(image())
+    assert explorer.widget.children[-1] is explorer.output  # controls first, the figure below them
+    controls = (explorer.preset, explorer.text, explorer.stride, explorer.padding)
+    assert {c.style.description_width for c in controls} == {conv_explorer.LABEL_WIDTH}
+    for control in controls:
+        assert int(control.layout.width.removesuffix("px")) >= 300
+    # the figure and about 200 px of controls fit a 1000-px-high window
+    width_in, height_in = conv_explorer.FIGSIZE
+    assert conv_explorer.DPI >= 100 and height_in * conv_explorer.DPI + 200 <= 1000
+    assert width_in * conv_explorer.DPI <= 1000

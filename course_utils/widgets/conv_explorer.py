@@ -10,6 +10,10 @@ from ..plots import show_kernel, signed_limit
 
 __all__ = ["ConvExplorer", "parse_kernel"]
 
+LABEL_WIDTH = "64px"     # the same for every control, so that the labels line up
+CONTROL_WIDTH = "320px"  # long enough to drag a slider
+FIGSIZE, DPI = (9.0, 3.0), 100
+
 
 def parse_kernel(text):
     """Parse rows of numbers (one row per line, spaces or commas) into a 2-D array.
@@ -28,6 +32,12 @@ def parse_kernel(text):
         raise ValueError(f"could not read a number: {error}") from None
 
 
+def _look(label):
+    """Keyword arguments shared by every control: its label, the label width, the control width."""
+    return {"description": label, "style": {"description_width": LABEL_WIDTH},
+            "layout": widgets.Layout(width=CONTROL_WIDTH)}
+
+
 def _format_kernel(kernel):
     return "\n".join(" ".join(f"{value:.4g}" for value in row) for row in kernel)
 
@@ -44,18 +54,20 @@ class ConvExplorer:
         self.image = np.asarray(image, dtype=float)
         self.kernels = dict(kernels)
         self.feature_map, self.message = None, ""
-        self.preset = widgets.Dropdown(options=list(self.kernels), value=initial,
-                                       description="kernel")
-        self.text = widgets.Textarea(value=_format_kernel(self.kernels[initial]),
-                                     description="weights", rows=5)
-        self.stride = widgets.IntSlider(value=1, min=1, max=4, description="stride")
-        self.padding = widgets.IntSlider(value=0, min=0, max=4, description="padding")
+        self.preset = widgets.Dropdown(options=list(self.kernels), value=initial, **_look("kernel"))
+        self.text = widgets.Textarea(value=_format_kernel(self.kernels[initial]), rows=5, **_look("weights"))
+        self.stride = widgets.IntSlider(value=1, min=1, max=4, **_look("stride"))
+        self.padding = widgets.IntSlider(value=0, min=0, max=4, **_look("padding"))
         self.output = widgets.Output()
         self.preset.observe(self._on_preset, names="value")
         for control in (self.text, self.stride, self.padding):
             control.observe(lambda change: self.update(), names="value")
-        controls = widgets.VBox([self.preset, self.text, self.stride, self.padding])
-        self.widget = widgets.HBox([controls, self.output])
+        # Controls in two columns above the figure: together about 160 px high, so controls and
+        # feature map (FIGSIZE at DPI) fit a 1000-px-high window at once.
+        controls = widgets.HBox([widgets.VBox([self.preset, self.text]),
+                                 widgets.VBox([self.stride, self.padding],
+                                              layout=widgets.Layout(margin="0 0 0 24px"))])
+        self.widget = widgets.VBox([controls, self.output])
         self.update()
 
     def _on_preset(self, change):
@@ -80,7 +92,7 @@ class ConvExplorer:
         if self.feature_map is None:
             print(f"Cannot compute the feature map: {self.message}")
             return
-        fig, axes = plt.subplots(1, 3, figsize=(10, 3.4),
+        fig, axes = plt.subplots(1, 3, figsize=FIGSIZE, dpi=DPI,
                                  gridspec_kw={"width_ratios": [3, 1.2, 3]})
         axes[0].imshow(self.image, cmap="gray")
         axes[0].set_title(f"input {self.image.shape[0]}x{self.image.shape[1]}")
