@@ -35,7 +35,9 @@
 # * say where shift equivariance holds and where it breaks;
 # * learn a filter from data by gradient descent.
 #
-# **Time.** About 90 minutes. Three graded exercises (⭐), each with an instant check.
+# **Time.** to be measured.
+#
+# Three graded exercises (⭐), each with an instant check.
 #
 # **How the exercises work.** Write the function in the cell marked `YOUR CODE HERE`, run it,
 # then run the check below it: it says in words what is wrong. The cell after that is graded.
