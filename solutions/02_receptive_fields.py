@@ -240,7 +240,8 @@ for column, name in enumerate(shown):
         axes[row, column].set_xticks([])
         axes[row, column].set_yticks([])
     axes[0, column].set_title(name, fontsize=10)
-    axes[1, column].set_title(f"residual {fits[name][1]:.2f}", fontsize=10)
+    residual = fits[name][1]
+    axes[1, column].set_xlabel("exact" if residual < 1e-9 else f"residual {residual:.2f}", fontsize=10)
 axes[0, 0].set_ylabel("target 7×7")
 axes[1, 0].set_ylabel("best a * b * c")
 fig.suptitle("7×7 targets (top) and the closest composition of three 3×3 kernels (bottom); "
@@ -301,14 +302,15 @@ for kind in kinds:
 styles = {"3×3 convs": dict(marker="o"), "3×3 conv + 2×2 pool": dict(marker="^"),
           "3×3 convs, stride 2": dict(marker="s", markersize=11, markerfacecolor="none", linewidth=4, alpha=0.5),
           "3×3 convs, dilation 2^(l−1)": dict(marker="x", markersize=8, linestyle="--", color="k")}
-fig, ax = plt.subplots(figsize=(6.5, 3.8))
+fig, ax = plt.subplots(figsize=(9, 3.8))
 for kind in kinds:
     label = kind + (" (same sizes as stride 2)" if "dilation" in kind else "")
     ax.plot(list(depths), sizes[kind], label=label, **styles[kind])
 ax.set_yscale("log")
 ax.set_xlabel("layers")
 ax.set_ylabel("receptive field (pixels)")
-ax.legend(fontsize=9)
+ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1))
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -559,9 +561,10 @@ for ax, n in zip(axes, (2, 8, 32)):
     ax.imshow(samples[n].mean(axis=0), cmap="magma")
     size = 2 * n + 1
     ax.add_patch(Rectangle((35.5 - n, 35.5 - n), size, size, fill=False, edgecolor="cyan", linewidth=1.5))
-    ax.set_title(f"{n} layers: RF {size}, ERF σ = {widths[n].mean():.2f}")
+    ax.set_title(f"{n} layers: RF {size}, ERF σ = {widths[n].mean():.2f} (mean)", fontsize=11)
     ax.axis("off")
-fig.suptitle("effective receptive field (mean |gradient| over 20 networks) inside the theoretical one (cyan)")
+fig.suptitle("effective receptive field (mean |gradient| over 20 networks) inside the theoretical one (cyan);\n"
+             "σ: the width of each network's ERF, averaged")
 fig.tight_layout()
 plt.show()
 
@@ -637,13 +640,14 @@ def growth_exponent(per_depth, boots=1000, seed=0):
 
 for axis, name in ((0, "rows"), (1, "columns")):
     a, sd = growth_exponent([widths[n][:, axis] for n in depths])
-    print(f"exponent along {name:<7}: {a:.2f} ± {sd:.2f}")
+    print(f"exponent along {name:<7}: {a:.2f} ± {sd:.3f}")
 exponent_relu, sd_relu = growth_exponent([widths[n] for n in depths])
 local = np.diff(np.log([widths[n].mean() for n in depths])) / np.diff(np.log(depths))
 exponent_predicted = np.polyfit(np.log(depths), np.log([predicted[n] for n in depths]), 1)[0]
 exponent_uniform = np.polyfit(np.log(depths), np.log([ref.spread(uniform[n])[0] for n in depths]), 1)[0]
-print(f"exponent, both axes: {exponent_relu:.2f} ± {sd_relu:.2f} (random ReLU stacks, n = 1 to 32); "
+print(f"exponent, both axes: {exponent_relu:.2f} ± {sd_relu:.3f} (random ReLU stacks, n = 1 to 32); "
       f"√-prediction {exponent_predicted:.2f}; uniform stacks {exponent_uniform:.2f}; theoretical RF 1")
+print(f"random ReLU stacks: exponent above ½ by more than 3 bootstrap sd: {exponent_relu - 0.5 > 3 * sd_relu}")
 print("local exponent between successive depths: " + ", ".join(f"{value:.2f}" for value in local)
       + f"; falling with depth: {bool(np.all(np.diff(local) < 0))}; last one within 0.05 of ½: "
       f"{bool(abs(local[-1] - 0.5) < 0.05)}")
@@ -669,6 +673,9 @@ for n in depths:
     mean_erf = samples[n].mean(axis=0)
     print(f"{n:>8} {gap_to_gaussian(box_power(n)):>14.3f} {gap_to_gaussian(mean_erf.sum(axis=1)):>30.3f} / "
           f"{gap_to_gaussian(mean_erf.sum(axis=0)):.3f}")
+uniform_gaps = [gap_to_gaussian(box_power(n)) for n in depths]
+print(f"uniform stack: the gap falls at every depth: {bool(np.all(np.diff(uniform_gaps) < 0))}, "
+      f"and is never 0: {min(uniform_gaps) > 0}")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -689,7 +696,7 @@ positions = np.arange(profile.size) - 36
 sigma = profile_width(profile)
 gaussian = np.exp(-positions ** 2 / (2 * sigma ** 2))
 axes[1].plot(positions, profile / profile.max(), label="mean ERF profile, 32 ReLU layers")
-axes[1].plot(positions, gaussian, "--", label=f"Gaussian, σ = {sigma:.2f}")
+axes[1].plot(positions, gaussian, "--", label=f"Gaussian of the same width, σ = {sigma:.2f}")
 axes[1].axvspan(-32, 32, color="cyan", alpha=0.15, label="theoretical RF")
 axes[1].set_xlabel("input column − centre")
 axes[1].set_ylabel("relative weight")
@@ -702,13 +709,14 @@ plt.show()
 #
 # * The ERF grows far more slowly than the theoretical receptive field (exponent 1), and the last
 #   column of the table (the ERF's ±2σ band as a fraction of the receptive field) falls with depth.
-# * Over depths 1 to 32 the fitted exponent of random ReLU stacks is above ½, with a bootstrap
-#   uncertainty much smaller than that gap: one power law does not describe these depths. The
+# * Over depths 1 to 32 the fitted exponent of random ReLU stacks is above ½, by much more than
+#   its bootstrap uncertainty: one power law does not describe these depths. The
 #   local exponent falls with depth towards ½, as the square-root prediction does: its width starts
 #   as the box's and only becomes $\sqrt 2$ times the uniform stack's for deep stacks. Luo et al.'s
 #   $\sqrt{n}$ is the deep-stack limit.
-# * The profiles are close to Gaussian, not equal to one: the gap is printed above, and for the
-#   uniform stack it shrinks as depth grows, as the central limit theorem says.
+# * The profiles are close to Gaussian, not equal to one: the gap is printed above. For the
+#   uniform stack it shrinks as depth grows, as the central limit theorem says; for the random
+#   stacks it shrinks too, but part of it is the noise of averaging only 20 networks.
 #
 # ### Do skip connections widen the ERF?
 #
@@ -731,8 +739,8 @@ narrower = all(residual_widths[n].mean() < widths[n].mean() for n in depths[1:])
 exponent_residual, sd_residual = growth_exponent([residual_widths[n] for n in depths])
 print(f"\nwith shortcuts the ERF is narrower at every depth n ≥ 2: {narrower}; at 32 layers "
       f"{residual_widths[32].mean() / widths[32].mean():.0%} of the plain stack's width")
-print(f"exponent, both axes: plain {exponent_relu:.2f} ± {sd_relu:.2f}, "
-      f"residual {exponent_residual:.2f} ± {sd_residual:.2f}")
+print(f"exponent, both axes: plain {exponent_relu:.2f} ± {sd_relu:.3f}, "
+      f"residual {exponent_residual:.2f} ± {sd_residual:.3f}")
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 3.8))
