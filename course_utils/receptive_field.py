@@ -10,6 +10,10 @@ and dilation d, so an effective kernel k' = d (k - 1) + 1. With r_0 = 1, j_0 = 1
 
 Output unit i of the last layer sees input positions i j_L - P_L ... i j_L - P_L + r_L - 1.
 
+Composed kernel: without nonlinearities, a stack of stride-1 single-channel convolutions is
+one convolution whose kernel is the full convolution of the layers' kernels; its size is the
+stack's receptive field. ``fit_composition`` asks how well such a stack can match a given kernel.
+
 Empirical: backpropagate a one-hot gradient from one output unit and see which input
 pixels it reaches. Effective (Luo et al., "Understanding the effective receptive field
 in deep convolutional neural networks", NeurIPS 2016): the mean gradient magnitude at
@@ -26,7 +30,7 @@ import torch.nn as nn
 from .geometry import as_pair
 
 __all__ = ["LayerGeometry", "ReceptiveField", "receptive_field", "empirical_receptive_field",
-           "path_counts", "effective_receptive_field", "spread"]
+           "path_counts", "effective_receptive_field", "spread", "compose_kernels", "fit_composition"]
 
 SHAPE_PRESERVING = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.SiLU,
                     nn.BatchNorm2d, nn.Dropout, nn.Dropout2d, nn.Identity, nn.LocalResponseNorm)
@@ -234,3 +238,96 @@ def spread(weights):
         mean = (positions * profile).sum()
         result.append(float(np.sqrt(((positions - mean) ** 2 * profile).sum())))
     return tuple(result)
+
+
+def _full_convolution(a, b):
+    """Full 2-D convolution of (..., ha, wa) with (..., hb, wb): (..., ha + hb - 1, wa + wb - 1)."""
+    (ha, wa), (hb, wb) = a.shape[-2:], b.shape[-2:]
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    out = np.zeros(batch + (ha + hb - 1, wa + wb - 1))
+    for i in range(ha):
+        for j in range(wa):
+            out[..., i:i + hb, j:j + wb] += a[..., i, j, None, None] * b
+    return out
+
+
+def compose_kernels(kernels):
+    """The one kernel of a stack of stride-1 convolutions (nn.Conv2d's cross-correlation) with
+    no nonlinearity between them: the full convolution of the kernels.
+
+    kernels: (n, k, k) array, first layer first, or (..., n, k, k) for a batch of stacks.
+    Returns (..., n (k - 1) + 1, n (k - 1) + 1).
+    """
+    kernels = np.asarray(kernels, dtype=float)
+    if kernels.ndim < 3 or kernels.shape[-3] == 0:
+        raise ValueError(f"compose_kernels needs an (n, k, k) array of n >= 1 kernels, got shape "
+                         f"{kernels.shape}")
+    out = kernels[..., 0, :, :]
+    for index in range(1, kernels.shape[-3]):
+        out = _full_convolution(out, kernels[..., index, :, :])
+    return out
+
+
+def _placement_matrix(kernel, k):
+    """(..., H * W, k * k) matrix M with M @ f.ravel() = the full convolution of a k x k f with
+    ``kernel`` (..., h, w), H = h + k - 1, W = w + k - 1."""
+    h, w = kernel.shape[-2:]
+    matrix = np.zeros(kernel.shape[:-2] + (k, k, h + k - 1, w + k - 1))
+    for a in range(k):
+        for b in range(k):
+            matrix[..., a, b, a:a + h, b:b + w] = kernel
+    return np.swapaxes(matrix.reshape(kernel.shape[:-2] + (k * k, -1)), -1, -2)
+
+
+def _jacobian(kernels):
+    """d compose_kernels / d kernels for a batch (S, n, k, k): (S, K * K, n * k * k)."""
+    n, k = kernels.shape[1], kernels.shape[2]
+    blocks = []
+    for index in range(n):
+        others = np.delete(kernels, index, axis=1)
+        rest = compose_kernels(others) if n > 1 else np.ones((kernels.shape[0], 1, 1))
+        blocks.append(_placement_matrix(rest, k))
+    return np.concatenate(blocks, axis=-1)
+
+
+def fit_composition(target, n_kernels=3, kernel_size=3, starts=100, iterations=150, seed=0):
+    """Least-squares fit of a stack of ``n_kernels`` single-channel kernel_size x kernel_size
+    convolutions (no nonlinearity) to one K x K ``target`` kernel, K = n_kernels (kernel_size - 1) + 1.
+
+    A nonlinear least-squares problem in n_kernels * kernel_size**2 parameters, solved by
+    Levenberg-Marquardt from ``starts`` random starts (seeded by ``seed``), all run together:
+    the problem has local minima, and a few dozen starts can all miss the best one.
+    Returns (kernels, relative_residual): the best (n, k, k) kernels and
+    ||compose_kernels(kernels) - target|| / ||target||.
+    """
+    target = np.asarray(target, dtype=float)
+    size = n_kernels * (kernel_size - 1) + 1
+    if target.shape != (size, size):
+        raise ValueError(f"{n_kernels} kernels of size {kernel_size}x{kernel_size} compose to a "
+                         f"{size}x{size} kernel, but the target has shape {target.shape}")
+    if not np.any(target):
+        raise ValueError("the target kernel is all zeros: the relative residual is undefined")
+    rng = np.random.default_rng(seed)
+    kernels = rng.standard_normal((starts, n_kernels, kernel_size, kernel_size))
+    # scale every start so that its composed kernel has the target's norm
+    norms = np.linalg.norm(compose_kernels(kernels), axis=(-2, -1))
+    kernels *= (np.linalg.norm(target) / norms)[:, None, None, None] ** (1 / n_kernels)
+
+    def costs(candidate):
+        return ((compose_kernels(candidate) - target) ** 2).sum(axis=(-2, -1))
+
+    cost, damping = costs(kernels), np.full(starts, 1e-3)
+    identity = np.eye(n_kernels * kernel_size ** 2)
+    for _ in range(iterations):
+        residual = (compose_kernels(kernels) - target).reshape(starts, -1)
+        jacobian = _jacobian(kernels)
+        normal = np.swapaxes(jacobian, -1, -2) @ jacobian + damping[:, None, None] * identity
+        gradient = (np.swapaxes(jacobian, -1, -2) @ residual[..., None])[..., 0]
+        step = -np.linalg.solve(normal, gradient[..., None])[..., 0].reshape(kernels.shape)
+        new_cost = costs(kernels + step)
+        better = new_cost < cost
+        kernels = np.where(better[:, None, None, None], kernels + step, kernels)
+        cost = np.where(better, new_cost, cost)
+        damping = np.clip(np.where(better, damping / 3, damping * 3), 1e-12, 1e12)
+    best = int(np.argmin(cost))
+    return kernels[best], float(np.sqrt(cost[best]) / np.linalg.norm(target))

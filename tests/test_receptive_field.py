@@ -7,8 +7,10 @@ import torch.nn as nn
 
 from course_utils.models import alexnet_features, vgg16_features
 from course_utils.receptive_field import (
+    compose_kernels,
     effective_receptive_field,
     empirical_receptive_field,
+    fit_composition,
     path_counts,
     receptive_field,
     spread,
@@ -162,3 +164,50 @@ def test_random_erf_is_centred_and_reproducible():
     np.testing.assert_array_equal(a, b)
     # the output is 11x11; its centre unit (5, 5) sees input rows and columns 5..9
     assert np.isclose(a[5:10, 5:10].sum(), 1.0) and a[5:10, 5:10].min() > 0
+
+
+def test_composed_kernel_is_the_stack_as_one_convolution():
+    kernels = torch.randn(3, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(1, 1, 12, 12, dtype=torch.float64)
+    stacked = x
+    for kernel in kernels:
+        stacked = torch.nn.functional.conv2d(stacked, kernel[None, None])
+    composed = compose_kernels(kernels.numpy())
+    assert composed.shape == (7, 7)
+    one = torch.nn.functional.conv2d(x, torch.tensor(composed)[None, None])
+    torch.testing.assert_close(one, stacked)
+    batch = compose_kernels(np.stack([kernels.numpy(), 2 * kernels.numpy()]))
+    np.testing.assert_allclose(batch, [composed, 8 * composed])
+    with pytest.raises(ValueError, match="n >= 1 kernels"):
+        compose_kernels(np.ones((3, 3)))
+
+
+def test_separable_targets_are_fitted_exactly():
+    # a 7-tap 1-D kernel is a degree-6 polynomial: three real quadratics, so u v^T is exact
+    u, v = np.random.default_rng(1).standard_normal((2, 7))
+    for target in (np.ones((7, 7)), np.outer(u, v)):
+        kernels, residual = fit_composition(target, starts=30, iterations=150)
+        assert kernels.shape == (3, 3, 3) and residual < 1e-9
+        np.testing.assert_allclose(compose_kernels(kernels), target, atol=1e-8)
+
+
+def test_fit_of_a_random_target_reports_its_residual():
+    target = np.random.default_rng(0).standard_normal((7, 7))
+    kernels, residual = fit_composition(target, starts=10, iterations=100, seed=3)
+    assert 0.3 < residual < 0.7
+    assert np.isclose(residual, np.linalg.norm(compose_kernels(kernels) - target) / np.linalg.norm(target))
+    assert fit_composition(target, starts=10, iterations=100, seed=3)[1] == residual
+
+
+def test_fit_with_other_stack_shapes():
+    target = np.random.default_rng(2).standard_normal((3, 3))
+    assert fit_composition(target, n_kernels=1, starts=2, iterations=20)[1] < 1e-9
+    five = compose_kernels(np.random.default_rng(3).standard_normal((2, 3, 3)))
+    assert fit_composition(five, n_kernels=2, starts=10, iterations=100)[1] < 1e-9
+
+
+@pytest.mark.parametrize("target,words", [(np.ones((5, 5)), "compose to a 7x7 kernel"),
+                                          (np.zeros((7, 7)), "all zeros")])
+def test_fit_composition_refuses_bad_targets(target, words):
+    with pytest.raises(ValueError, match=words):
+        fit_composition(target)

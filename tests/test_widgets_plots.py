@@ -81,6 +81,21 @@ def test_receptive_field_explorer_follows_the_sliders():
     assert explorer.rf.region(5, 4) == ((rows.min(), rows.max()), (cols.min(), cols.max()))
 
 
+def test_receptive_field_explorer_fits_a_1000px_high_window():
+    from course_utils.widgets import ReceptiveFieldExplorer
+    explorer = ReceptiveFieldExplorer(np.zeros((28, 28)))
+    assert explorer.widget.children == (explorer.controls, explorer.output)  # side by side
+    width, height = explorer.figure.get_size_inches() * explorer.figure.dpi
+    assert explorer.figure.dpi >= 100 and height <= 500
+    sliders = explorer.sliders()
+    headings = [c for c in explorer.controls.children if c not in sliders]
+    assert len(sliders) == 11 and len(headings) == 4
+    # an ipywidgets slider row is about 32 px high (28 px and margins), a heading 24 px here
+    assert 32 * len(sliders) + 24 * len(headings) <= 500
+    assert {s.style.description_width for s in sliders} == {"70px"}  # the tracks line up
+    assert all(int(s.layout.width.removesuffix("px")) >= 250 for s in sliders)  # long enough to drag
+
+
 def test_receptive_field_explorer_explains_a_stack_too_big_for_the_image():
     from course_utils.widgets import ReceptiveFieldExplorer
     explorer = ReceptiveFieldExplorer(np.zeros((28, 28)))

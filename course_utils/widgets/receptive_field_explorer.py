@@ -11,38 +11,46 @@ from ..receptive_field import path_counts, receptive_field
 
 __all__ = ["ReceptiveFieldExplorer"]
 
+SLIDER_LAYOUT = dict(width="300px")          # long enough to drag one step at a time
+LABEL_STYLE = dict(description_width="70px")  # the same for every slider, so the tracks line up
+FIGURE_INCHES, FIGURE_DPI = 4.6, 100          # a 460 x 460 px picture beside the controls
+
 
 class ReceptiveFieldExplorer:
     """Three conv layers with sliders for kernel, stride and dilation, and an output unit.
 
     image: (H, W) array. After each change ``rf`` holds the analytic ReceptiveField,
     ``counts`` the (H, W) number of paths from each pixel to the chosen unit, and
-    ``message`` the last error (or "").
+    ``message`` the last error (or ""), ``figure`` the last picture drawn.
+    The controls sit left of the picture: together under 500 px high, so a 1000-px-high window
+    shows both at once.
     """
 
     def __init__(self, image, n_layers=3):
         self.image = np.asarray(image, dtype=float)
-        self.rf, self.counts, self.message = None, None, ""
-        self.layers = [self._layer_controls(index) for index in range(n_layers)]
-        self.row = widgets.IntSlider(value=0, min=0, max=0, description="unit row")
-        self.col = widgets.IntSlider(value=0, min=0, max=0, description="unit col")
+        self.rf, self.counts, self.message, self.figure = None, None, "", None
+        self.layers = [self._layer_controls() for _ in range(n_layers)]
+        self.row = _slider(0, 0, 0, "row")
+        self.col = _slider(0, 0, 0, "column")
         self.output = widgets.Output()
-        for control in [c for layer in self.layers for c in layer.values()] + [self.row, self.col]:
+        for control in self.sliders():
             control.observe(lambda change: self.update(), names="value")
-        boxes = [widgets.HBox(list(layer.values())) for layer in self.layers]
-        self.widget = widgets.VBox(boxes + [widgets.HBox([self.row, self.col]), self.output])
+        rows = []
+        for index, layer in enumerate(self.layers):
+            rows += [_heading(f"layer {index + 1}"), *layer.values()]
+        rows += [_heading("output unit"), self.row, self.col]
+        self.controls = widgets.VBox(rows)
+        self.widget = widgets.HBox([self.controls, self.output])
         self.update()
 
     @staticmethod
-    def _layer_controls(index):
-        style = {"description_width": "initial"}
-        layout = widgets.Layout(width="230px")
-        return {
-            "kernel": widgets.IntSlider(value=3, min=1, max=7, description=f"layer {index + 1} kernel",
-                                        style=style, layout=layout),
-            "stride": widgets.IntSlider(value=1, min=1, max=3, description="stride", layout=layout),
-            "dilation": widgets.IntSlider(value=1, min=1, max=3, description="dilation", layout=layout),
-        }
+    def _layer_controls():
+        return {"kernel": _slider(3, 1, 7, "kernel"), "stride": _slider(1, 1, 3, "stride"),
+                "dilation": _slider(1, 1, 3, "dilation")}
+
+    def sliders(self):
+        """Every slider, layers first, then the unit's row and column."""
+        return [c for layer in self.layers for c in layer.values()] + [self.row, self.col]
 
     def stack(self):
         """The nn.Sequential that the sliders describe."""
@@ -72,7 +80,8 @@ class ReceptiveFieldExplorer:
             height, width = self.image.shape[:2]
             print(f"This stack does not fit the {height}x{width} image: {self.message}")
             return
-        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        fig, ax = plt.subplots(figsize=(FIGURE_INCHES, FIGURE_INCHES), dpi=FIGURE_DPI)
+        self.figure = fig
         ax.imshow(self.image, cmap="gray")
         reached = np.ma.masked_where(self.counts == 0, self.counts)
         ax.imshow(reached, cmap="autumn", alpha=0.55)
@@ -89,3 +98,12 @@ class ReceptiveFieldExplorer:
     def _ipython_display_(self):
         from IPython.display import display
         display(self.widget)
+
+
+def _slider(value, low, high, label):
+    return widgets.IntSlider(value=value, min=low, max=high, description=label,
+                             style=LABEL_STYLE, layout=widgets.Layout(**SLIDER_LAYOUT))
+
+
+def _heading(text):
+    return widgets.HTML(f"<b>{text}</b>", layout=widgets.Layout(height="20px", margin="4px 0 0 0"))
