@@ -27,7 +27,9 @@
 # * explain VGG's choice of 3×3 kernels with numbers;
 # * tell the theoretical receptive field from the *effective* one, and say how each grows with depth.
 #
-# **Time.** About 75 minutes. Three graded exercises (⭐), each with an instant check. If you are
+# **Time.** to be measured.
+#
+# Three graded exercises (⭐), each with an instant check. If you are
 # stuck, run the rest of the notebook: later cells use the course's reference implementation.
 
 # %%
