@@ -143,8 +143,9 @@ for name, n, k, s, p in [("the notes, VGG: 2×2, stride 2", 224, 2, 2, 0),
                          ("ResNet: 3×3, stride 2, padding 1", 112, 3, 2, 1)]:
     n_out = ref.pool_output_size(n, k, s, p)
     torch_out = F.max_pool2d(torch.zeros(1, 1, n, n), k, s, p).shape[-1]
-    print(f"{name:>33}: {n}×{n} -> {n_out}×{n_out} (torch: {torch_out}), "
-          f"a pixel is in up to {-(-k // s) ** 2} windows")
+    per_axis = -(-k // s)  # ceil(k / s): windows that cover one row
+    print(f"{name:>33}: {n}×{n} -> {n_out}×{n_out} (torch: {torch_out}); "
+          f"windows covering one pixel: up to {per_axis ** 2}")
 
 # %% [markdown]
 # **Padding** adds $p$ rows and columns on each side (at most half the window, so that no window
@@ -846,19 +847,19 @@ print(f"relative error of the best linear fit: {fit_error:.3f}; of plain averagi
 # networks have the same weights (the same parameter count, printed below), maps of the same size
 # at every stage and the same classifier; the only difference is whether a 2×2 window is
 # represented by its maximum or by one of its values. (Dropping the downsampling instead, with
-# stride-1 convolutions and no pooling, would give the classifier 16 times as many weights and
-# confound pooling with model size.) What the comparison does not equalise is arithmetic: the
-# pooled network runs its convolutions on 4 times as many positions.
+# stride-1 convolutions and no pooling, would multiply the classifier's weights, printed below,
+# and confound pooling with model size.) What the comparison does not equalise is arithmetic: the
+# pooled network runs its convolutions on more positions (the ratio is printed below).
 #
 # The protocol:
-# * each garment sits in the middle of a 36×36 canvas (4 empty pixels on every side), so that a
-#   test shift of up to 4 pixels, also diagonally, moves it without cutting it;
+# * each garment sits in the middle of a larger canvas, with as many empty pixels on every side
+#   as the largest test shift, so that a shift (also diagonal) moves it without cutting it;
 # * a few thousand training images, with a validation split carved off by `train_val_split`;
 #   `fit(..., restore_best=True)` keeps the epoch with the best validation accuracy; no shift
 #   augmentation;
 # * three seeds (initial weights and batch order) per network; the seeds pair the runs;
-# * each selected model is measured once on the 10,000 test images, and on a subset of them
-#   shifted by 1 to 4 pixels in the 8 directions (`accuracy_under_shift`);
+# * each selected model is measured once on the whole test set, and on a subset of it shifted by
+#   1 to 4 pixels in the 8 directions (`accuracy_under_shift`);
 # * a difference between the networks is called real when the 95% interval of the mean paired
 #   difference (Student's t with 2 degrees of freedom for 3 seeds) excludes 0.
 
@@ -901,11 +902,34 @@ def on_canvas(images):
 train_x, train_y = load_fashion_mnist("train")
 train_data, val_data = train_val_split(on_canvas(train_x[:SUBSET]), train_y[:SUBSET], val_size=VAL_SIZE, seed=0)
 test_data = (on_canvas(test_images), test_labels)
+
+
+def layer_shapes(model, side):
+    """(C, H, W) after every conv and pooling layer for a side×side input, and the number of
+    output positions (H × W) summed over the conv layers."""
+    shapes, positions, x = [], 0, torch.zeros(1, 1, side, side)
+    for layer in model.features:
+        x = layer(x)
+        if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
+            shapes.append(tuple(x.shape[1:]))
+        if isinstance(layer, nn.Conv2d):
+            positions += x.shape[-2] * x.shape[-1]
+    return shapes, positions
+
+
+side = test_data[0].shape[-1]
+print(f"canvas {side}×{side}: {PAD} empty pixels around each 28×28 garment; test shifts up to {max(TEST_SHIFTS)}")
+positions = {}
 for name in ("max", "stride"):
     model = SmallCNN(name)
-    sizes = [tuple(model.features[:i + 1](torch.zeros(1, 1, 36, 36)).shape[1:])
-             for i, layer in enumerate(model.features) if isinstance(layer, (nn.MaxPool2d, nn.Conv2d))]
-    print(f"{name:>6}: {sum(p.numel() for p in model.parameters()):,} parameters; maps " + " -> ".join(map(str, sizes)))
+    shapes, positions[name] = layer_shapes(model, side)
+    print(f"{name:>6}: {sum(p.numel() for p in model.parameters()):,} parameters; maps "
+          + " -> ".join(map(str, shapes)))
+with_downsampling = model.classifier.weight.numel()
+without = shapes[-1][0] * side * side * 10  # the last conv's channels at full resolution, 10 classes
+print(f"classifier weights: {with_downsampling:,} with downsampling, {without:,} without "
+      f"({without // with_downsampling}×)")
+print(f"conv output positions, max pooling / stride-2 conv: {positions['max'] / positions['stride']:.0f}×")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -960,7 +984,7 @@ for name, label in NAMES.items():
     acc = 100 * shift_acc[name]
     ax.errorbar(TEST_SHIFTS, acc.mean(axis=0), yerr=acc.std(axis=0, ddof=1), marker="o", capsize=3, label=label)
 ax.set_xlabel("shift of the test garment inside the canvas (pixels, 8 directions)")
-ax.set_ylabel("test accuracy (%)")
+ax.set_ylabel(f"accuracy (%), {SHIFT_IMAGES:,} test images")
 ax.set_xticks(TEST_SHIFTS)
 ax.set_title(f"same CNN, max pooling vs stride-2 conv (mean ± sd, {len(SEEDS)} seeds)")
 ax.legend()
