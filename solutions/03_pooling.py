@@ -957,12 +957,14 @@ print(f"{len(train_data[1]):,} training and {len(val_data[1]):,} validation imag
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571}  # Student's t, 97.5% quantile, by degrees of freedom
 
 
-def paired_verdict(gain):
-    """gain: (seeds,) differences max pooling − stride-2 conv, paired by seed -> text."""
-    mean, sd = gain.mean(), gain.std(ddof=1)
-    half_width = T_975[len(gain) - 1] * sd / np.sqrt(len(gain))
-    verdict = ("yes" if mean - half_width > 0 else "no, it hurts" if mean + half_width < 0
-               else "within noise")
+def paired_verdict(difference, higher_is_better=True):
+    """difference: (seeds,) max pooling − stride-2 conv, paired by seed -> text with a verdict."""
+    mean, sd = difference.mean(), difference.std(ddof=1)
+    half_width = T_975[len(difference) - 1] * sd / np.sqrt(len(difference))
+    if mean - half_width > 0 or mean + half_width < 0:  # the 95% interval excludes 0
+        verdict = "yes" if (mean > 0) == higher_is_better else "no, it hurts"
+    else:
+        verdict = "within noise"
     return f"{100 * mean:+5.1f} ± {100 * sd:3.1f} points (95% interval ±{100 * half_width:4.1f}): {verdict}"
 
 
@@ -974,9 +976,9 @@ for label, key in rows:
     values = {name: (shift_acc[name][:, key[1]] if isinstance(key, tuple) else np.array(results[name][key]))
               for name in NAMES}
     cells = " ".join(f"{100 * v.mean():7.1f} ± {100 * v.std(ddof=1):3.1f}" for v in values.values())
-    gain = values["max"] - values["stride"]
-    print(f"{label:>22} {cells}   {paired_verdict(-gain if key == 'train - test' else gain)}")
-print("(accuracies in %; for the train − test gap, 'help' means a smaller gap)")
+    difference = values["max"] - values["stride"]
+    print(f"{label:>22} {cells}   {paired_verdict(difference, higher_is_better=key != 'train - test')}")
+print("(accuracies in %; for the train − test gap, helping means a smaller gap)")
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.6))
