@@ -167,7 +167,7 @@ negative = -np.arange(1.0, 17.0).reshape(1, 1, 4, 4)  # a map whose values are a
 zero_padded = np.pad(negative, ((0, 0), (0, 0), (1, 1), (1, 1)))
 print("map:\n", negative[0, 0])
 print("max pooling, padding -inf:\n", ref.max_pool2d(negative, 3, 2, 1)[0, 0])
-print("max pooling, padding 0 (wrong: 0 is in none of the windows):\n",
+print("max pooling, padding 0 (wrong: 0 is none of the map's values):\n",
       ref.max_pool2d(zero_padded, 3, 2)[0, 0] + 0.0)
 ones = np.ones((1, 1, 4, 4))
 for include in (True, False):
