@@ -64,6 +64,82 @@ def test_integer_input_averages_to_floats():
     np.testing.assert_array_equal(pooling.max_pool2d(x, 2)[0, 0], [[5, 7], [13, 15]])
 
 
+PADDED_CASES = [  # (shape, kernel_size, stride, padding)
+    ((2, 3, 8, 8), 3, 2, 1),  # AlexNet's / ResNet's overlapping 3x3 stride-2 pooling, padded
+    ((1, 2, 7, 9), 3, 2, 1),
+    ((2, 1, 6, 5), 2, 2, 1),
+    ((1, 2, 9, 11), (3, 5), (1, 2), (1, 2)),
+    ((2, 2, 5, 6), (4, 2), None, (2, 0)),
+    ((1, 1, 3, 3), 3, 1, 1),
+    ((1, 3, 10, 7), 5, 3, (0, 2)),
+]
+
+
+@pytest.mark.parametrize("shape,kernel_size,stride,padding", PADDED_CASES)
+@pytest.mark.parametrize("ours", [pooling.max_pool2d, pooling.max_pool2d_naive])
+def test_padded_max_pooling_matches_torch(shape, kernel_size, stride, padding, ours):
+    x = RNG.normal(size=shape) - 5.0  # all negative: padding with zeros would win every border window
+    expected = F.max_pool2d(torch.tensor(x), kernel_size, stride=stride or kernel_size,
+                            padding=padding).numpy()
+    got = ours(x, kernel_size, stride, padding)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert np.all(np.isfinite(got))
+
+
+@pytest.mark.parametrize("shape,kernel_size,stride,padding", PADDED_CASES)
+@pytest.mark.parametrize("ours", [pooling.avg_pool2d, pooling.avg_pool2d_naive])
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_padded_average_pooling_matches_torch(shape, kernel_size, stride, padding, ours, count_include_pad):
+    x = RNG.normal(size=shape)
+    expected = F.avg_pool2d(torch.tensor(x), kernel_size, stride=stride or kernel_size, padding=padding,
+                            count_include_pad=count_include_pad).numpy()
+    got = ours(x, kernel_size, stride, padding, count_include_pad=count_include_pad)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_random_padded_shapes_match_torch():
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        kh, kw = (int(v) for v in rng.integers(1, 6, size=2))
+        ph, pw = int(rng.integers(0, kh // 2 + 1)), int(rng.integers(0, kw // 2 + 1))
+        H, W = int(rng.integers(max(kh - 2 * ph, 1), 12)), int(rng.integers(max(kw - 2 * pw, 1), 12))
+        sh, sw = (int(v) for v in rng.integers(1, 4, size=2))
+        x = torch.tensor(rng.normal(size=(1, 2, H, W)))
+        args = ((kh, kw), (sh, sw), (ph, pw))
+        np.testing.assert_allclose(pooling.max_pool2d(x.numpy(), *args), F.max_pool2d(x, *args).numpy())
+        for include in (True, False):
+            np.testing.assert_allclose(pooling.avg_pool2d(x.numpy(), *args, count_include_pad=include),
+                                       F.avg_pool2d(x, *args, count_include_pad=include).numpy())
+
+
+def test_padding_at_the_border_exact_values():
+    ones = np.ones((1, 1, 4, 4))
+    # 3x3 windows, stride 2, padding 1: corner windows hold 4 real values, edge windows 6
+    np.testing.assert_allclose(pooling.avg_pool2d(ones, 3, 2, 1)[0, 0], [[4 / 9, 6 / 9], [6 / 9, 1]])
+    np.testing.assert_allclose(pooling.avg_pool2d(ones, 3, 2, 1, count_include_pad=False), 1.0)
+    np.testing.assert_array_equal(pooling.max_pool2d(-ones, 3, 2, 1), -1.0)  # not 0: padding never wins
+
+
+def test_padded_integer_and_float32_input_keep_their_type():
+    x = -np.arange(16).reshape(1, 1, 4, 4)
+    out = pooling.max_pool2d(x, 3, 2, 1)
+    assert out.dtype == x.dtype
+    np.testing.assert_array_equal(out[0, 0], [[0, -1], [-4, -5]])
+    np.testing.assert_array_equal(pooling.max_pool2d_naive(x, 3, 2, 1), out)
+    x32 = RNG.normal(size=(1, 1, 5, 5)).astype(np.float32)
+    assert pooling.max_pool2d(x32, 3, 2, 1).dtype == np.float32
+    assert pooling.avg_pool2d(x32, 3, 2, 1, count_include_pad=False).dtype == np.float32
+
+
+@pytest.mark.parametrize("n,k,s,p,expected", [(55, 3, 2, 0, 27), (112, 3, 2, 1, 56), (28, 3, 2, 1, 14),
+                                              (28, 2, None, 0, 14), (5, 2, None, 1, 3)])
+def test_pool_output_size_with_padding(n, k, s, p, expected):
+    assert pooling.pool_output_size(n, k, s, p) == expected
+    assert F.max_pool2d(torch.zeros(1, 1, n, n), k, s or k, p).shape[-1] == expected
+
+
 @pytest.mark.parametrize("n,k,s,expected",
                          [(28, 2, None, 14), (28, 3, None, 9), (7, 3, 1, 5), (5, 5, None, 1)])
 def test_pool_output_size(n, k, s, expected):
@@ -104,6 +180,11 @@ def test_cross_channel_max_groups_consecutive_channels():
     (lambda: pooling.max_pool2d(np.zeros((1, 1, 4, 4)), 0), "at least 1"),
     (lambda: pooling.max_pool2d(np.zeros((1, 1, 4, 4)), 2, 0), "stride must be at least 1"),
     (lambda: pooling.max_pool2d(np.zeros((1, 1, 4, 4)), (1, 2, 3)), "int or a pair"),
+    (lambda: pooling.max_pool2d(np.zeros((1, 1, 4, 4)), 3, 2, 2), "more than half the window 3"),
+    (lambda: pooling.avg_pool2d_naive(np.zeros((1, 1, 4, 4)), (2, 4), 1, (2, 0)), "at most kernel_size // 2"),
+    (lambda: pooling.avg_pool2d(np.zeros((1, 1, 4, 4)), 3, 1, -1), "padding cannot be negative"),
+    (lambda: pooling.max_pool2d_naive(np.zeros((1, 1, 4, 4)), 2, 1, (1, 1, 1)), "padding must be an int"),
+    (lambda: pooling.max_pool2d(np.zeros((4, 4)), 3, 2, 1), "x[None, None]"),
     (lambda: pooling.global_avg_pool(np.zeros((4, 4))), "(N, C, H, W)"),
     (lambda: pooling.cross_channel_max(np.zeros((1, 6, 2, 2)), 4), "cannot be split into groups of 4"),
     (lambda: pooling.cross_channel_max(np.zeros((1, 6, 2, 2)), 0), "positive int"),

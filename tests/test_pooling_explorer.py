@@ -85,3 +85,22 @@ def test_relative_change():
     assert relative_change(np.zeros(2), np.zeros(2)) == 0.0
     with pytest.raises(ValueError, match="shapes differ"):
         relative_change(np.zeros(2), np.zeros(3))
+
+
+def test_layout_fits_a_window_1000_pixels_high():
+    image, filters = five_and_bank(K=8)
+    explorer = PoolingExplorer(image, filters)
+    controls, output = explorer.widget.children
+    assert output is explorer.output
+    columns = controls.children
+    assert max(len(column.children) for column in columns) <= 3  # controls: three rows high
+    all_controls = [c for column in columns for c in column.children]
+    assert {c.style.description_width for c in all_controls} == {"80px"}  # labels line up
+    for slider in (explorer.dy, explorer.dx, explorer.angle):
+        assert int(slider.layout.width.removesuffix("px")) >= 400  # a track long enough to drag
+    width, height = explorer.figure.get_size_inches() * explorer.figure.dpi
+    assert explorer.figure.dpi >= 100
+    assert height <= 400 and width <= 1000
+    text_lines = 1 + len(explorer.changes)  # a header, then one line per stage
+    # controls (3 rows of about 32 px) + text (about 17 px a line) + figure, with room to spare
+    assert 3 * 32 + 17 * text_lines + height <= 700

@@ -16,6 +16,11 @@ from ..transforms import rotate_image, shift_image
 
 __all__ = ["PoolingExplorer", "relative_change"]
 
+LABEL_WIDTH = "80px"  # the description width of every control
+SLIDER_WIDTH = "420px"  # label + a track long enough to drag one step at a time
+FIGURE_DPI = 100
+PANEL_INCHES = 1.15  # width of one map in the figure; the figure is 3 panels high
+
 STAGES = ("input", "feature maps", "spatially pooled", "global max per map",
           "cross-channel pooled", "cross-channel + spatially pooled", "cross-channel + global max")
 
@@ -46,7 +51,10 @@ class PoolingExplorer:
     cross-channel pooled *map* changes under rotation; what is nearly invariant is a
     value that no longer depends on position: the cross-channel max followed by a
     global max (or the cross-channel map at the centre of rotation).
-    Display it by leaving it as the last expression of a cell.
+    Display it by leaving it as the last expression of a cell. Layout: the controls in two
+    columns, three rows high, with one label width; below them the relative changes and a
+    figure of 3 rows of maps (``figure``, at most about 400 pixels high), so that controls and
+    output are visible together in a window 1000 pixels high.
     """
 
     def __init__(self, image, filters, group_size=None, windows=(1, 2, 3, 4, 7), max_shift=6,
@@ -60,17 +68,25 @@ class PoolingExplorer:
                              f"got {self.filters.shape}")
         self.group_size = len(self.filters) if group_size is None else group_size
         windows = [k for k in windows if k <= min(self.image.shape)]
-        self.dy = widgets.IntSlider(value=0, min=-max_shift, max=max_shift, description="shift dy")
-        self.dx = widgets.IntSlider(value=0, min=-max_shift, max=max_shift, description="shift dx")
+        style = {"description_width": LABEL_WIDTH}  # one label width: the controls line up
+        slider = dict(style=style, layout=widgets.Layout(width=SLIDER_WIDTH), continuous_update=False)
+        shift = dict(value=0, min=-max_shift, max=max_shift, **slider)
+        self.dy = widgets.IntSlider(description="shift down", **shift)
+        self.dx = widgets.IntSlider(description="shift right", **shift)
         self.angle = widgets.IntSlider(value=0, min=0, max=360 - angle_step, step=angle_step,
-                                       description="rotate °")
+                                       description="rotate (°)", **slider)
         self.window = widgets.Dropdown(options=windows, value=2 if 2 in windows else windows[0],
-                                       description="window k")
-        self.mode = widgets.ToggleButtons(options=["max", "avg"], value="max", description="pooling")
+                                       description="window k", style=style,
+                                       layout=widgets.Layout(width="200px"))
+        self.mode = widgets.ToggleButtons(options=["max", "avg"], value="max", description="pooling",
+                                          style={**style, "button_width": "60px"})
         self.output = widgets.Output()
         for control in (self.dy, self.dx, self.angle, self.window, self.mode):
             control.observe(lambda change: self.update(), names="value")
-        controls = widgets.VBox([self.dy, self.dx, self.angle, self.window, self.mode])
+        # Two columns of controls (3 rows high) above the output, so that controls, numbers and
+        # figure fit together in a window 1000 pixels high.
+        controls = widgets.HBox([widgets.VBox([self.dy, self.dx, self.angle]),
+                                 widgets.VBox([self.window, self.mode])])
         self.widget = widgets.VBox([controls, self.output])
         self.update()
 
@@ -116,7 +132,9 @@ class PoolingExplorer:
         print(self.summary())
         K = len(self.filters)
         columns = max(K, 3)
-        fig, axes = plt.subplots(3, columns, figsize=(1.5 * columns, 4.8), squeeze=False)
+        fig, axes = plt.subplots(3, columns, figsize=(PANEL_INCHES * columns, 3.4 * PANEL_INCHES),
+                                 dpi=FIGURE_DPI, squeeze=False)
+        self.figure = fig
         for ax in axes.flat:
             ax.axis("off")
         top = max(self.reference["feature maps"].max(), 1e-12)  # fixed scale: changes stay visible
@@ -131,7 +149,7 @@ class PoolingExplorer:
             axes[1, c].set_title(f"map {c}", fontsize=8)
             axes[2, c].imshow(self.spatially_pooled[c], cmap="magma", vmin=0, vmax=top)
             axes[2, c].set_title(f"map {c}, pooled", fontsize=8)
-        fig.tight_layout()
+        fig.tight_layout(pad=0.5, h_pad=0.6)
         plt.show()
 
     def _ipython_display_(self):
