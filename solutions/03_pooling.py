@@ -33,7 +33,9 @@
 # * weigh pooling against a strided convolution, in a fixed feature stage and in a trained CNN
 #   (several seeds, validation split, test set once), and say what information pooling discards.
 #
-# **Time.** About 75 minutes. Three graded exercises (⭐), each with an instant check.
+# **Time.** to be measured.
+#
+# Three graded exercises (⭐), each with an instant check.
 #
 # **How the exercises work.** Write the function in the cell marked `YOUR CODE HERE`, run it,
 # then run the check below it: it says in words what is wrong. The cell after that is graded.
