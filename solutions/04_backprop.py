@@ -842,8 +842,9 @@ print(f"largest difference over 50 steps below 1e-9: {gap < 1e-9}")
 # = \frac{\gamma}{m \hat\sigma}\Big(m\, g_j - \sum_k g_k - \hat x_j \sum_k g_k \hat x_k\Big).$$
 #
 # The two subtracted terms are the paths through $\mu$ and $\hat\sigma$. They make the input gradient
-# of each channel sum to 0 and be orthogonal to $\hat x$: shifting or scaling a channel's inputs does
-# not change its output, so the loss cannot change along those directions.
+# of each channel sum to 0 (shifting a channel's inputs does not change its output, so the loss
+# cannot change along that direction) and, for $\varepsilon = 0$, orthogonal to $\hat x$ (nor does
+# scaling them; $\varepsilon > 0$ breaks this slightly, since $\sum_k \hat x_k^2 = m\,\sigma^2/(\sigma^2 + \varepsilon)$).
 #
 # **Eval mode** cannot use batch statistics (one test image has none, and a prediction should not
 # depend on its batch). Training keeps running averages, $r \leftarrow (1 - 0.1)\,r + 0.1\,\text{batch}$
@@ -874,7 +875,8 @@ def check_batchnorm(shape, rng):
     numeric = [nc.numerical_gradient(lambda v, i=i: batchnorm_loss((x, gamma, beta), i, v, upstream), a.copy(),
                                      1e-5) for i, a in enumerate((x, gamma, beta))]
     axes = (0, 2, 3) if len(shape) == 4 else (0,)
-    x_hat = nc.batchnorm(x, np.ones(shape[1]), np.zeros(shape[1]))
+    x_hat = nc.batchnorm(x, np.ones(shape[1]), np.zeros(shape[1]), eps=0.0)
+    dx_without_eps = nc.batchnorm_backward(upstream, x, gamma, eps=0.0)[0]
     return {
         "output, dx, dgamma, dbeta agree with torch within 1e-10":
             nc.relative_error(out, torch_out.detach().numpy()) < 1e-10
@@ -883,9 +885,9 @@ def check_batchnorm(shape, rng):
             all(nc.relative_error(g, n) < 1e-7 for g, n in zip(grads, numeric)),
         "running mean and variance agree with torch's within 1e-12":
             all(nc.relative_error(r, t.numpy()) < 1e-12 for r, t in zip(running, torch_running)),
-        "dx sums to 0 and is orthogonal to x_hat in every channel (within 1e-10)":
-            bool(np.allclose(grads[0].sum(axis=axes), 0, atol=1e-10)
-                 and np.allclose((grads[0] * x_hat).sum(axis=axes), 0, atol=1e-10)),
+        "dx sums to 0 in every channel (within 1e-10)": bool(np.allclose(grads[0].sum(axis=axes), 0, atol=1e-10)),
+        "with eps = 0, dx is orthogonal to x_hat in every channel (within 1e-10)":
+            bool(np.allclose((dx_without_eps * x_hat).sum(axis=axes), 0, atol=1e-10)),
     }
 
 
