@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from course_utils.numpy_cnn import (
     conv2d,
     conv2d_backward,
+    elementwise_relative_error,
     flatten,
     flatten_backward,
     linear,
@@ -115,6 +116,27 @@ def test_relative_error_is_max_abs_difference_over_max_sum_of_magnitudes():
     assert relative_error(np.zeros(2), np.array([0.0, 1e-3])) == 1.0
 
 
+def test_elementwise_relative_error_is_cs231ns_definition():
+    a, b = np.array([1.0, -3.0, 1e-9]), np.array([2.0, -4.0, 0.0])
+    # entrywise: 1/3, 1/7, 1e-9 / max(1e-8, 1e-9) = 0.1; the max is 1/3
+    assert elementwise_relative_error(a, b) == pytest.approx(1.0 / 3.0)
+    assert elementwise_relative_error(a[1:], b[1:]) == pytest.approx(1.0 / 7.0)
+    assert elementwise_relative_error(a[2:], b[2:]) == pytest.approx(0.1)
+    assert elementwise_relative_error(np.zeros(3), np.zeros(3)) == 0.0
+
+
+def test_the_global_relative_error_never_exceeds_cs231ns():
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        a = rng.normal(size=30) * 10.0 ** rng.integers(-3, 3, size=30)
+        b = a + rng.normal(size=30) * 1e-4
+        assert relative_error(a, b) <= elementwise_relative_error(a, b)
+    # one wrong small entry among large ones: small globally, large entrywise
+    a = np.array([100.0, 1e-3])
+    b = np.array([100.0, 2e-3])
+    assert relative_error(a, b) < 1e-5 < 0.3 < elementwise_relative_error(a, b)
+
+
 # --- the layers chained into a small CNN ----------------------------------------------------
 # conv -> ReLU -> 2x2 max pool -> flatten -> linear -> softmax cross-entropy, as lesson 04 builds it
 
@@ -212,6 +234,8 @@ def test_sgd_steps_lower_the_loss_and_keep_float32():
     (lambda: numerical_gradient(lambda v: v, np.zeros(2)), "f must return a scalar"),
     (lambda: numerical_gradient(lambda v: 0.0, np.zeros(2, dtype=int)), "x must be a float numpy array"),
     (lambda: relative_error(np.zeros(2), np.zeros(3)), "same shape"),
+    (lambda: elementwise_relative_error(np.zeros(2), np.zeros(3)), "same shape"),
+    (lambda: elementwise_relative_error(np.zeros(2), np.zeros(2), floor=0), "floor must be positive"),
 ])
 def test_bad_input_raises_a_value_error_that_names_the_problem(call, message):
     with pytest.raises(ValueError, match=message):

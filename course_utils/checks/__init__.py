@@ -17,6 +17,7 @@ traceback through the checks' source; the cell still fails (see ``checks.traceba
 """
 
 from .backprop import (
+    check_conv_backward,
     check_conv_backward_dw,
     check_conv_backward_dx,
     check_max_pool_backward,
@@ -33,7 +34,7 @@ __all__ = ["CheckFailed", "check_conv2d_single", "check_output_size", "check_con
            "check_rf_recurrence", "check_input_region", "check_vgg_stack_rf"]
 __all__ += ["check_max_pool2d_single", "check_avg_pool2d", "check_cross_channel_max"]
 __all__ += ["check_conv_backward_dw", "check_conv_backward_dx", "check_max_pool_backward",
-            "check_softmax_cross_entropy_grad"]
+            "check_softmax_cross_entropy_grad", "check_conv_backward"]
 __all__ += ["check_mlp_parameter_count", "check_train_step", "check_accuracy_under_shift"]
 
 _install_short_tracebacks()  # only inside IPython; see checks.tracebacks

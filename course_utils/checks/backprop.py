@@ -1,14 +1,14 @@
-"""Checks for lesson 04's exercises: conv backward (dw, dx), max-pool backward,
-softmax cross-entropy gradient. The reference is torch.autograd."""
+"""Checks for lesson 04's exercises: conv backward (dw, dx, and the batched layer with stride
+and padding), max-pool backward, softmax cross-entropy gradient. The reference is torch.autograd."""
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .harness import Case, run_cases
+from .harness import ARRAY, Case, CheckFailed, Returns, run_cases, wrong_shape, wrong_type
 
-__all__ = ["check_conv_backward_dw", "check_conv_backward_dx", "check_max_pool_backward",
-           "check_softmax_cross_entropy_grad"]
+__all__ = ["check_conv_backward_dw", "check_conv_backward_dx", "check_conv_backward",
+           "check_max_pool_backward", "check_softmax_cross_entropy_grad"]
 
 
 def _autograd(fn, *arrays):
@@ -102,6 +102,159 @@ def check_conv_backward_dx(fn):
              for _, kernel, dout in _conv_inputs(1)]
     run_cases(fn, "conv_backward_dx", cases, explain_shape=_dx_shape_hint, suspects=_dx_suspects)
     print("✓ conv_backward_dx matches torch.autograd on 3 random cases")
+
+
+# --- Exercise: conv_backward (batched, several filters, stride and padding) ---------------------
+
+_PARTS = ("dx", "dw", "db")
+
+
+class _Gradient(Returns):
+    """The exercise returns the tuple (dx, dw, db); one check reads one of them."""
+
+    def __init__(self, part):
+        self.part = part
+
+    def read(self, got, name):
+        """Entry ``part`` of the student's tuple as a float array, or CheckFailed saying why not."""
+        advice = "end with `return dx, dw, db`"
+        if isinstance(got, (np.ndarray, torch.Tensor)):
+            raise CheckFailed(wrong_shape(name, got.shape, "a tuple (dx, dw, db)", advice + "."))
+        if not isinstance(got, (tuple, list)) or len(got) != 3:
+            raise wrong_type(name, got, "a tuple (dx, dw, db) of three arrays", advice)
+        value = got[_PARTS.index(self.part)]
+        if value is None:
+            raise CheckFailed(f"{name} returned None as {self.part}: compute it and {advice}.")
+        return ARRAY.read(value, f"{name}'s {self.part}")
+
+
+def _conv_layer_gradients(dout, x, w, stride, padding):
+    """(dx, dw, db) of F.conv2d(x, w, b, stride, padding) for the upstream gradient dout."""
+    b = np.zeros(w.shape[0])
+    return tuple(_autograd(lambda x_, w_, b_: F.conv2d(x_, w_, b_, stride=stride, padding=padding),
+                           x, w, b, dout))
+
+
+def _scatter(dout, x, w, stride, padding, *, step=None, assign=False, rotate=False):
+    """(dx_padded, dw) by the scatter loops, with the knobs that make the typical wrong answers:
+    windows ``step`` apart instead of ``stride``, ``=`` instead of ``+=`` into dx, w rotated."""
+    step = stride if step is None else step
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    kernel = w[:, :, ::-1, ::-1] if rotate else w
+    dxp, dw = np.zeros(xp.shape), np.zeros(w.shape)
+    N, F_, Ho, Wo = dout.shape
+    k = w.shape[2]
+    for n in range(N):
+        for f in range(F_):
+            for i in range(Ho):
+                for j in range(Wo):
+                    window = (n, slice(None), slice(i * step, i * step + k), slice(j * step, j * step + k))
+                    dw[f] += dout[n, f, i, j] * xp[window]
+                    if assign:
+                        dxp[window] = dout[n, f, i, j] * kernel[f]
+                    else:
+                        dxp[window] += dout[n, f, i, j] * kernel[f]
+    return dxp, dw
+
+
+def _crop(dxp, padding):
+    return dxp[:, :, padding:dxp.shape[2] - padding, padding:dxp.shape[3] - padding]
+
+
+def _layer_dx_shape_hint(got, dout, x, w, stride, padding):
+    N, C, H, W = x.shape
+    if tuple(got) == (N, C, H + 2 * padding, W + 2 * padding) and padding:
+        return (f"that is the padded input's shape: you forgot to un-pad dx. Crop the padding "
+                f"(p = {padding}) from every side: dx = dx_padded[:, :, p:p + H, p:p + W].")
+    return "dx must have the input's shape (N, C, H, W)."
+
+
+def _layer_dw_shape_hint(got, dout, x, w, stride, padding):
+    return "dw has one entry per weight, the shape of w (F, C, k, k): add up over the batch, don't keep it."
+
+
+def _layer_db_shape_hint(got, dout, x, w, stride, padding):
+    return ("db has one entry per filter, shape (F,): every output of filter f used b[f], so sum dout "
+            "over the batch and both spatial axes, dout.sum(axis=(0, 2, 3)).")
+
+
+_STRIDE = ("you ignored the stride: output (i, j) read the window that starts at input (s·i, s·j), "
+           "not (i, j)")
+
+
+def _layer_dx_suspects(dout, x, w, stride, padding):
+    return [
+        ("the filter is rotated the wrong way: scattering, output (i, j) sends dout · w[f, c, a, b] "
+         "to the padded input at (s·i + a, s·j + b), with w as it is; the 180° rotation belongs "
+         "only to the gather (full convolution) form.", _crop(_scatter(dout, x, w, stride, padding,
+                                                                       rotate=True)[0], padding)),
+        (_STRIDE + ", so dx lands in the wrong place.",
+         _crop(_scatter(dout, x, w, stride, padding, step=1)[0], padding)),
+        ("you assigned (=) instead of adding (+=): an input pixel collects gradient from every "
+         "filter and every window that covers it.",
+         _crop(_scatter(dout, x, w, stride, padding, assign=True)[0], padding)),
+        ("you cropped the padding from one side only: it is on both sides, dx = "
+         "dx_padded[:, :, p:p + H, p:p + W].",
+         _scatter(dout, x, w, stride, padding)[0][:, :, :x.shape[2], :x.shape[3]]),
+    ]
+
+
+def _layer_dw_suspects(dout, x, w, stride, padding):
+    dw = _conv_layer_gradients(dout, x, w, stride, padding)[1]
+    first = _conv_layer_gradients(dout[:1], x[:1], w, stride, padding)[1]
+    return [
+        ("rotated by 180°: dw[f, c, a, b] = Σ_n,i,j dout[n, f, i, j] · x_padded[n, c, s·i + a, "
+         "s·j + b], with no rotation.", dw[:, :, ::-1, ::-1]),
+        (_STRIDE + ".", _scatter(dout, x, w, stride, padding, step=1)[1]),
+        ("you divided by the batch size N: the filters are shared by every image, so their gradients "
+         "add up (dout already carries the 1/N of a mean loss).", dw / len(x)),
+        ("you used only the first image: the filters are shared by the whole batch, so dw is the sum "
+         "over all N images.", first),
+    ]
+
+
+def _layer_db_suspects(dout, x, w, stride, padding):
+    db = dout.sum(axis=(0, 2, 3))
+    return [
+        ("not summed over the batch: you used only the first image's dout; sum over all "
+         "N images and both spatial axes, dout.sum(axis=(0, 2, 3)).", dout[0].sum(axis=(1, 2))),
+        ("you averaged instead of adding: every output of filter f used b[f] once, so db[f] is "
+         "the sum of dout[:, f] over the batch and both spatial axes.", dout.mean(axis=(0, 2, 3))),
+        ("you divided by the batch size N: db is the sum over the batch, not the mean.", db / len(x)),
+    ]
+
+
+def _layer_inputs():
+    """(dout, x, w, stride, padding): overlapping windows with padding, stride 1 without, and a
+    stride larger than the filter (rows of the padded input that no window reads)."""
+    rng = np.random.default_rng(4)
+    for (N, C, H, W), (F_, k), stride, padding in [((2, 3, 7, 7), (4, 3), 2, 1), ((3, 2, 6, 5), (2, 3), 1, 0),
+                                                   ((1, 2, 8, 8), (3, 2), 3, 2)]:
+        x, w = rng.normal(size=(N, C, H, W)), rng.normal(size=(F_, C, k, k))
+        Ho, Wo = (H + 2 * padding - k) // stride + 1, (W + 2 * padding - k) // stride + 1
+        yield rng.normal(size=(N, F_, Ho, Wo)), x, w, stride, padding
+
+
+def _naming(part, suspects):
+    """The suspects with each hint starting with the gradient it is about ("dx: ...")."""
+    return lambda *args: [(f"{part}: {hint}", wrong) for hint, wrong in suspects(*args)]
+
+
+def check_conv_backward(fn):
+    """Check ``fn(dout (N, F, Ho, Wo), x (N, C, H, W), w (F, C, k, k), stride, padding)
+    -> (dx (N, C, H, W), dw (F, C, k, k), db (F,))``, each part against torch.autograd."""
+    inputs = list(_layer_inputs())
+    expected = [_conv_layer_gradients(*args) for args in inputs]
+    hints = {"dx": (_layer_dx_shape_hint, _layer_dx_suspects, "x's shape (N, C, H, W)"),
+             "dw": (_layer_dw_shape_hint, _layer_dw_suspects, "w's shape (F, C, k, k)"),
+             "db": (_layer_db_shape_hint, _layer_db_suspects, "(F,)")}
+    for index, part in enumerate(_PARTS):
+        explain_shape, suspects, rule = hints[part]
+        cases = [Case(args, grads[index], f"checking {part}; " + _about(dout=args[0], x=args[1], w=args[2])
+                      + f", stride {args[3]}, padding {args[4]}") for args, grads in zip(inputs, expected)]
+        run_cases(fn, "conv_backward", cases, _Gradient(part), shape_rule=rule,
+                  explain_shape=explain_shape, suspects=_naming(part, suspects))
+    print("✓ conv_backward matches torch.autograd (dx, dw and db) on 3 random cases")
 
 
 # --- Exercise: max_pool_backward ---------------------------------------------------------------

@@ -11,13 +11,17 @@ passes are those of lessons 01 and 03 (``course_utils.convolution``,
 * ``pool``: max_pool2d(_backward), avg_pool2d(_backward) (no padding)
 * ``layers``: relu(_backward), flatten(_backward), linear(_backward) (w: (M, D) as in PyTorch)
 * ``loss``: softmax_cross_entropy -> (loss, dlogits)
-* ``gradcheck``: numerical_gradient, relative_error
+* ``batchnorm``: batchnorm(_backward) (per channel for (N, C, H, W), per feature for (N, D))
+* ``dropout``: dropout_mask, dropout(_backward) (inverted dropout)
+* ``gradcheck``: numerical_gradient, relative_error, elementwise_relative_error (CS231n's)
 
 Lesson 04 chains these into a network itself: conv -> ReLU -> pool -> flatten -> linear.
 """
 
+from .batchnorm import batchnorm, batchnorm_backward
 from .conv import conv2d, conv2d_backward, im2col
-from .gradcheck import numerical_gradient, relative_error
+from .dropout import dropout, dropout_backward, dropout_mask
+from .gradcheck import elementwise_relative_error, numerical_gradient, relative_error
 from .layers import flatten, flatten_backward, linear, linear_backward, relu, relu_backward
 from .loss import softmax_cross_entropy
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
@@ -27,5 +31,6 @@ __all__ = [
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     "relu", "relu_backward", "flatten", "flatten_backward", "linear", "linear_backward",
     "softmax_cross_entropy",
-    "numerical_gradient", "relative_error",
+    "batchnorm", "batchnorm_backward", "dropout_mask", "dropout", "dropout_backward",
+    "numerical_gradient", "relative_error", "elementwise_relative_error",
 ]
