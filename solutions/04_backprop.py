@@ -31,7 +31,9 @@
 # * train a CNN written in numpy alone, and match it step for step with PyTorch;
 # * derive and check the backward passes of batch normalisation and dropout.
 #
-# **Time.** About 2 hours. Five graded exercises (⭐), each with an instant check. If you are
+# **Time.** to be measured.
+#
+# Five graded exercises (⭐), each with an instant check. If you are
 # stuck, run the rest of the notebook: later cells use `course_utils.numpy_cnn`.
 
 # %%
