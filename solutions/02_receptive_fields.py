@@ -27,7 +27,7 @@
 # * explain VGG's choice of 3×3 kernels with numbers;
 # * tell the theoretical receptive field from the *effective* one, and say how each grows with depth.
 #
-# **Time.** to be measured.
+# **Time.** About 109 minutes: 2,620 words to read (18 min at 150 words a minute), 359 lines of code to read and run (45 min at 8 a minute), 3 graded exercises (45 min), and 1 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
 #
 # Three graded exercises (⭐), each with an instant check. If you are
 # stuck, run the rest of the notebook: later cells use the course's reference implementation.
