@@ -33,7 +33,7 @@
 # * weigh pooling against a strided convolution, in a fixed feature stage and in a trained CNN
 #   (several seeds, validation split, test set once), and say what information pooling discards.
 #
-# **Time.** to be measured.
+# **Time.** About 139 minutes: 4,281 words to read (29 min at 150 words a minute), 492 lines of code to read and run (62 min at 8 a minute), 3 graded exercises (45 min), and 3 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
 #
 # Three graded exercises (⭐), each with an instant check.
 #
