@@ -33,7 +33,7 @@
 # * weigh pooling against a strided convolution, in a fixed feature stage and in a trained CNN
 #   (several seeds, validation split, test set once), and say what information pooling discards.
 #
-# **Time.** to be measured.
+# **Time.** About 139 minutes: 4,281 words to read (29 min at 150 words a minute), 492 lines of code to read and run (62 min at 8 a minute), 3 graded exercises (45 min), and 3 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
 #
 # Three graded exercises (⭐), each with an instant check.
 #
@@ -336,8 +336,8 @@ for k in (1, 2, 4, 7):
           f"{nn.Linear(neurons, 10).weight.numel():>16,}")
 
 # %% [markdown]
-# A $k \times k$ pooling divides the neurons by $k^2$ (6,272 → 1,568 for 2×2); the next conv
-# layer keeps its 1,152 weights; a fully connected layer after it shrinks by the same $k^2$.
+# A $k \times k$ pooling divides the neurons by $k^2$ (compare the rows); the next conv layer
+# keeps its weights; a fully connected layer after it shrinks by the same $k^2$.
 #
 # ## 3. Spatial pooling and translation invariance (figure 8)
 #
@@ -437,6 +437,22 @@ for method in methods:
 for name in ("global avg", "global max"):
     print(f"{name:>10} {'28×28':>7} " + " ".join(f"{change[(name, None, s)]:8.3f}" for s in shifts + (7,)))
 
+print(f"\nno pooling, 1-pixel shift: the edge maps change by {change[('max', 1, 1)]:.0%} of their size")
+for method in ("max", "avg"):
+    shrinks = all(change[(method, k1, s)] > change[(method, k2, s)]
+                  for s in shifts for k1, k2 in zip(windows, windows[1:]))
+    print(f"{method}: the change shrinks with every larger window, at every shift of 1–3 px: {shrinks}")
+print(f"7×7 max pooling still changes the representation by {change[('max', 7, 1)]:.0%} (1-pixel shift) "
+      f"and {change[('max', 7, 3)]:.0%} (3-pixel shift)")
+max_wins = all(change[("max", k, s)] < change[("avg", k, s)] for k in windows[1:] for s in shifts + (7,))
+print(f"max pooling changes less than average pooling at every window and shift: {max_wins}")
+control = [change[("subsample", k, s)] / change[("max", 1, s)] for k in windows[1:] for s in shifts]
+print(f"control: subsampling's change / no pooling's, windows 2–7, shifts 1–3 px: "
+      f"{min(control):.2f} to {max(control):.2f}; more than no pooling at window 7, every shift: "
+      f"{all(change[('subsample', 7, s)] > change[('max', 1, s)] for s in shifts + (7,))}")
+global_small = all(change[(name, None, s)] < 0.1 for name in ("global avg", "global max") for s in shifts)
+print(f"global pooling changes by less than a tenth for shifts of 1–3 px: {global_small}")
+
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
 for ax, method in zip(axes, methods):
@@ -453,20 +469,18 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# What the measurement says:
-# * **Without pooling** a 1-pixel shift changes the edge maps by about 70% of their size: thin
-#   edge responses move off their pixels. This is not lost information (the conv layer is
+# What the measurement says (the lines under the table):
+# * **Without pooling** a 1-pixel shift changes the edge maps by a large fraction of their size:
+#   thin edge responses move off their pixels. This is not lost information (the conv layer is
 #   equivariant, see below), but a next layer reading fixed positions sees a different input.
-# * **Pooling helps, and larger windows help more**; for a 1-pixel shift the change falls from
-#   0.688 (none) to 0.494, 0.306 and 0.193 with max pooling of windows 2, 4, 7. But "looks more or
-#   less the same" is generous for small windows: even 7×7 max pooling still changes by 19% for a
-#   1-pixel shift and by 43% for 3 pixels.
-# * **Max and average** behave alike; max pooling is slightly more robust at every window on
-#   these edge maps.
-# * **The control** barely moves: subsampling alone is as sensitive as no pooling (even more
-#   at window 7). The robustness comes from *aggregating* a window, not from the coarser grid.
+# * **Pooling helps, and larger windows help more** (read down the "shift 1" column). But "looks
+#   more or less the same" is generous for small windows: even 7×7 max pooling still changes the
+#   representation noticeably for a 1-pixel shift, and more for 3 pixels.
+# * **Max and average** behave alike; on these edge maps max pooling is slightly more robust.
+# * **The control** barely moves: subsampling alone is about as sensitive as no pooling (more at
+#   window 7). The robustness comes from *aggregating* a window, not from the coarser grid.
 # * **A shift by the window size** (the last column, 7 pixels) moves the content by one whole
-#   pooled cell: the pooled map is then shifted, not invariant (0.763 for 7×7 max pooling; the
+#   pooled cell: the pooled map is then shifted, not invariant (the 7×7 rows' last column; the
 #   re-alignment is checked below). Pooling buys invariance only to shifts that are small
 #   compared with the window.
 # * **Global pooling** is nearly invariant; what changes is the part of the object that leaves
@@ -558,11 +572,13 @@ for method in ("max", "avg"):
 # background is trivially unchanged):
 
 # %%
+exact_fraction, images_unchanged = {}, {}
 for k in (2, 4, 7):
     before, after = ref.max_pool2d(base_maps, k), ref.max_pool2d(shifted_maps[(0, 1)], k)
     nonzero = before > 0
     same = (after == before) & nonzero
     images_same = np.all(after == before, axis=(1, 2, 3))
+    exact_fraction[k], images_unchanged[k] = same.sum() / nonzero.sum(), int(images_same.sum())
     print(f"window {k}: {same.sum() / nonzero.sum():6.1%} of the nonzero pooled values exactly unchanged; "
           f"whole pooled representation unchanged for {images_same.sum()} of 500 images")
 
@@ -659,8 +675,18 @@ for K in (3, 4, 8):
 print(f"{'response / peak':>20} {'min':>6} {'at':>5} {'max':>6} {'min/max':>8}")
 for name, curve in curves.items():
     print(f"{name:>20} {curve.min():6.3f} {angles[curve.argmin()]:4d}° {curve.max():6.3f} {curve.min() / curve.max():8.3f}")
-print(f"single filter, '5' turned by 180°: {curves['single filter'][180]:.3f}; "
+single = curves["single filter"]
+print(f"single filter, '5' on its side: {single[90]:.3f} (90°), {single[270]:.3f} (270°) of the peak; "
+      f"both under a tenth: {bool(max(single[90], single[270]) < 0.1)}")
+print(f"single filter, '5' turned by 180°: {single[180]:.3f}; "
       f"max over 8 filters at 45° (a filter's angle): {curves['max over 8 filters'][45]:.3f}")
+print(f"max over 8 filters: the worst angle keeps {curves['max over 8 filters'].min():.0%} of the peak")
+worst = {K: curves[f"max over {K} filters"].min() for K in (3, 4, 8)}
+print(f"the notes' 3 filters beat 4 at their worst angle: {bool(worst[3] > worst[4])}")
+worst_4 = angles[curves["max over 4 filters"].argmin()]
+print(f"4 filters: worst angle {worst_4}°, {min(abs(worst_4 - a) % 360 for a in (0, 90, 180, 270, 360))}° "
+      f"from the nearest filter; 3 filters at 180° (between its 120° and 240° filters): "
+      f"{curves['max over 3 filters'][180]:.3f}, above its worst angle: {bool(curves['max over 3 filters'][180] > worst[3])}")
 
 # %%
 fig, ax = plt.subplots(figsize=(10, 3.8))
@@ -678,19 +704,20 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# * A **single filter** responds well only near 0°: a "5" on its side (90°, 270°) gets under a
-#   tenth of the peak (0.087). The second hump at 180° (0.802) is the "5" being nearly
-#   point-symmetric, like an "S".
+# * A **single filter** responds well only near 0°: a "5" on its side (90°, 270°) gets a small
+#   fraction of the peak (printed under the table). The second hump at 180° is the "5" being
+#   nearly point-symmetric, like an "S".
 # * The **maximum over the bank** stays high at every angle, but the notes' "no matter what
 #   orientation … a large response" holds only *at the filters' angles*. Between them the curve
 #   dips: the bank is invariant to the rotations it contains and only approximately to those in
-#   between. With 8 filters (45° apart) the worst angle keeps 74% of the peak (min/max 0.741).
-#   Even at a filter's angle the response can fall short of 1 (0.930 at 45°): filter and input
-#   turned by 45° are interpolated, slightly blurred copies of the "5".
-# * More filters is not automatically better: the notes' 3 filters (worst 0.607) beat 4 (worst
-#   0.483, at 135°, 45° from two of its filters). The 180° hump fills the 3-filter bank's gaps;
-#   the 4-filter bank's worst angles get no such help. How well a bank covers the rotations
-#   depends on the pattern: measure it, do not assume it.
+#   between; with 8 filters (45° apart) the worst angle keeps the fraction of the peak printed
+#   above. Even at a filter's angle the response can fall short of 1 (the printed value at 45°):
+#   filter and input turned by 45° are interpolated, slightly blurred copies of the "5".
+# * More filters is not automatically better: compare the worst angles of the notes' 3 filters
+#   and of 4 (the table's "min" column). The 4-filter bank's worst angle lies halfway between two
+#   of its filters; the 180° hump fills the 3-filter bank's gap at 180°, the 4-filter bank's
+#   worst angles get no such help. How well a bank covers the rotations depends on the pattern:
+#   measure it, do not assume it.
 #
 # ### What the bank is not invariant to, and what invariance costs
 #
@@ -703,24 +730,30 @@ plt.show()
 others = {"5 (itself)": five, "5 mirrored": five[:, ::-1].copy()}
 others.update({f"'{c}'": np.pad(glyph_image(c, 15), 3) for c in "2378S"})
 print(f"{'input':>12} {'upright, 1 filter':>18} {'max over 8, all angles: min':>28} {'max':>6}")
-best = {}
+best, worst_5deg, upright = {}, {}, {}
 for name, pattern in others.items():
     turned = np.stack([rotate_image(pattern, a) for a in range(0, 360, 5)])
     pooled = ref.cross_channel_max(bank_response(turned, 8)[:, :, None, None], 8)[:, 0, 0, 0] / peak
-    best[name] = pooled.max()
-    print(f"{name:>12} {bank_response(pattern[None], 1)[0, 0] / peak:18.3f} {pooled.min():28.3f} {pooled.max():6.3f}")
+    best[name], worst_5deg[name] = pooled.max(), pooled.min()
+    upright[name] = bank_response(pattern[None], 1)[0, 0] / peak
+    print(f"{name:>12} {upright[name]:18.3f} {pooled.min():28.3f} {pooled.max():6.3f}")
 worst_five = curves["max over 8 filters"].min()
-print(f"shapes that, at their best angle, beat a '5' at its worst angle ({worst_five:.3f}):",
-      [name for name, value in best.items() if value > worst_five and name != "5 (itself)"])
+beat_five = [name for name, value in best.items() if value > worst_five and name != "5 (itself)"]
+print(f"shapes that, at their best angle, beat a '5' at its worst angle ({worst_five:.3f}):", beat_five)
+print(f"the mirrored '5' at its best angle scores below a '5' at its worst: {bool(best['5 mirrored'] < worst_five)}")
+print(f"5° steps miss the worst angle ({angles[curves['max over 8 filters'].argmin()]}°): the '5' row's minimum "
+      f"is above the 1° curve's: {bool(worst_5deg['5 (itself)'] > worst_five)}")
+ranking = sorted(upright, key=upright.get, reverse=True)
+print(f"upright, one filter: ranked first {ranking[0]}, second {ranking[1]} ({upright[ranking[1]]:.3f})")
 
 # %% [markdown]
-# * The mirrored "5" gets at most 0.669 at any angle, less than any rotated "5": the bank is not
+# * The mirrored "5" scores, at its best angle, below a "5" at its worst: the bank is not
 #   invariant to a reflection, a transformation it does not contain.
-# * The "5" row's minimum, 0.758, is higher than the 0.741 of the 1° curve: testing in 5° steps
-#   misses the worst angle (68°). Coarse sampling flatters invariance.
-# * Upright, the single filter ranks the "5" first, though an "S" comes close (0.924). With the
-#   bank, a "5" at its worst angle scores below an "S", an "8" or a "3" at their best: no
-#   threshold on the pooled response separates "a 5 at any angle" from these shapes.
+# * The "5" row's minimum (5° steps) is higher than the minimum of the 1° curve: testing in 5°
+#   steps misses the worst angle. Coarse sampling flatters invariance.
+# * Upright, the single filter ranks the "5" first, with the runner-up printed above coming
+#   close. With the bank, a "5" at its worst angle scores below the listed shapes at their best:
+#   no threshold on the pooled response separates "a 5 at any angle" from these shapes.
 #
 # Invariance is paid for with selectivity; a trained network balances the two by learning what
 # to pool. (A matched filter this large is a blunt detector; the point is the trade-off, not the
@@ -819,15 +852,17 @@ fit_error = np.linalg.norm(design @ coef - targets) / np.linalg.norm(targets)
 avg_error = np.linalg.norm(windows_2x2.mean(axis=1) - targets) / np.linalg.norm(targets)
 print("best kernel (row by row):", np.round(coef[:4], 3), " bias:", f"{coef[4]:.3f}")
 print(f"relative error of the best linear fit: {fit_error:.3f}; of plain averaging: {avg_error:.3f}")
+print(f"weights between {coef[:4].min():.2f} and {coef[:4].max():.2f}; "
+      f"the best fit misses max pooling by more than a fifth: {bool(fit_error > 0.2)}")
 
 # %% [markdown]
-# The best linear kernel is a scaled average plus a bias (weights between 0.34 and 0.40) and
-# still misses max pooling by a quarter of its size (relative error 0.258; plain averaging:
-# 0.423). The trade-off, in short:
+# The best linear kernel is a scaled average plus a bias (its four weights are close to each
+# other) and still misses max pooling by a large fraction of its size, though by less than plain
+# averaging (all printed above). The trade-off, in short:
 #
 # | | pooling | strided convolution |
 # | --- | --- | --- |
-# | weights | none | $C_{\text{in}} C_{\text{out}} k^2$ (+ biases): 16,448 for 64 → 64, $k = 2$ |
+# | weights | none | $C_{\text{in}} C_{\text{out}} k^2$ (+ biases; section 1 printed the count for 64 → 64, $k = 2$) |
 # | what it computes | fixed: max (non-linear) or mean | learned, linear; can learn averaging, cannot learn max |
 # | invariance to small shifts | built in (section 3) | only what it learns; plain subsampling has none |
 # | channels | each channel separately | mixes channels |
@@ -974,13 +1009,22 @@ shift_acc = {name: np.array(results[name]["shift"]) for name in NAMES}  # (seeds
 rows = [("validation accuracy", "val"), ("test accuracy", "test"), ("train − test accuracy", "train - test")]
 rows += [(f"test, shifted {s} px", ("shift", i)) for i, s in enumerate(TEST_SHIFTS) if s]
 print(f"{'':>22} {'max pooling':>13} {'stride-2 conv':>13}   does pooling help? (max − stride, mean ± sd over seeds)")
+verdicts = {}
 for label, key in rows:
     values = {name: (shift_acc[name][:, key[1]] if isinstance(key, tuple) else np.array(results[name][key]))
               for name in NAMES}
     cells = " ".join(f"{100 * v.mean():7.1f} ± {100 * v.std(ddof=1):3.1f}" for v in values.values())
     difference = values["max"] - values["stride"]
-    print(f"{label:>22} {cells}   {paired_verdict(difference, higher_is_better=key != 'train - test')}")
+    verdicts[label] = paired_verdict(difference, higher_is_better=key != "train - test")
+    print(f"{label:>22} {cells}   {verdicts[label]}")
 print("(accuracies in %; for the train − test gap, helping means a smaller gap)")
+shift_labels = [label for label in verdicts if label.startswith("test, shifted")]
+print(f"pooling helps on the shifted test images at every shift (95% interval above 0): "
+      f"{all(verdicts[label].endswith(': yes') for label in shift_labels)}")
+kept = {name: shift_acc[name][:, -1].mean() / np.mean(results[name]["test"]) for name in NAMES}
+print(f"at a {TEST_SHIFTS[-1]}-pixel shift, share of the centred test accuracy kept: "
+      + ", ".join(f"{NAMES[name]} {kept[name]:.0%}" for name in NAMES)
+      + f"; both below half: {all(value < 0.5 for value in kept.values())}")
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -997,14 +1041,15 @@ plt.show()
 
 # %% [markdown]
 # Read the verdicts above from the numbers, not from the notes. Trained without shift
-# augmentation, the pooled network keeps more of its accuracy when the garment moves by a pixel
-# or more: section 3's robustness of the representation carries over to the trained classifier.
+# augmentation, does the pooled network keep more of its accuracy when the garment moves? The
+# line "pooling helps on the shifted test images at every shift" answers it; where it says True,
+# section 3's robustness of the representation carries over to the trained classifier.
 # Whether pooling also raises the accuracy on centred test images, or shrinks the train–test gap,
 # is a separate question, and the printed verdicts answer it for this network and data; a
-# difference smaller than the spread over seeds is not evidence either way. Neither network
-# survives a 4-pixel shift well: pooling over 2×2 windows twice buys robustness to shifts small
-# compared with its windows (section 3), not to large ones; for those, train with shifted images
-# (lesson 05) or pool globally.
+# difference smaller than the spread over seeds is not evidence either way. The last line says
+# how much of its accuracy each network keeps at the largest shift: pooling over 2×2 windows
+# twice buys robustness to shifts small compared with its windows (section 3), not to large
+# ones; for those, train with shifted images (lesson 05) or pool globally.
 
 # %% [markdown]
 # ## 6. Explore
@@ -1035,30 +1080,35 @@ print("  global average pooling:   " + " / ".join(f"{change[('global avg', None,
 print("overlapping windows, same 14×14 grid, relative change for shifts 1 / 2 / 3 px:")
 for name, values in overlap_change.items():
     print(f"  {name}: " + " / ".join(f"{v:.3f}" for v in values))
+print(f"  2×2 max pooling, 1-pixel shift: still {change[('max', 2, 1)]:.0%} change; exactly unchanged nonzero "
+      "pooled values, windows 2 / 4 / 7: " + " / ".join(f"{exact_fraction[k]:.1%}" for k in (2, 4, 7))
+      + f"; whole images unchanged: {sum(images_unchanged.values())}")
+print(f"  subsampling without pooling, windows 2–7: change {min(control):.2f}× to {max(control):.2f}× "
+      "that of no pooling")
 print("rotation (a '5', 1° steps), min/max ratio of the response over all angles:")
 for name, curve in curves.items():
     print(f"  {name}: {curve.min() / curve.max():.3f}")
+print(f"  mirrored '5': at most {best['5 mirrored']:.3f} at any angle; a '5' at its worst ({worst_five:.3f}) "
+      f"scores below {', '.join(beat_five)} at their best")
+print(f"neurons after 8 maps of 28×28: {8 * 28 * 28:,}, with 2×2 pooling {8 * 14 * 14:,}; "
+      f"weights of a fully connected layer to 10 classes: {8 * 28 * 28 * 10:,} -> {8 * 14 * 14 * 10:,}")
 
 # %% [markdown]
-# * Pooling has **no weights** and divides the **number of neurons** by $k^2$ (8×28×28 = 6,272 →
-#   1,568 for 2×2); it reduces weights only in a layer whose size depends on the map (a fully
-#   connected layer: 62,720 → 15,680).
-# * **Spatial pooling and shifts** (figure 8). For 1 / 2 / 3-pixel shifts the edge maps change by
-#   0.688 / 0.985 / 1.046 without pooling; max pooling brings this to 0.494 / 0.785 / 0.941
-#   (window 2), 0.306 / 0.492 / 0.636 (window 4), 0.193 / 0.324 / 0.426 (window 7); average
-#   pooling gives 0.524 / 0.856 / 0.976, 0.319 / 0.546 / 0.720, 0.205 / 0.356 / 0.484. Global
-#   average pooling: 0.032 / 0.048 / 0.069. The notes' "looks more or less the same" is true for
-#   large windows and shifts well below the window size; a 2×2 pooling still changes by half.
-#   Max pooling is *exactly* invariant for many single windows (27.5% / 48.7% / 61.8% of the
-#   nonzero pooled values for windows 2 / 4 / 7 under a 1-pixel shift), for no whole image. A
-#   shift by the window size moves the pooled map by a cell. Subsampling without pooling gives no
-#   robustness.
-# * **Cross-channel pooling and rotations** (figure 9). The response to a rotated "5" keeps a
-#   min/max ratio of 0.087 with one filter, 0.607 with the notes' 3 rotated filters, 0.483 with 4
-#   and 0.741 with 8. The notes' "no matter what orientation … a large response" holds at the
-#   filters' angles and only approximately between them; the bank is not invariant to
-#   transformations it does not contain (a mirrored "5": at most 0.669), and its worst response to
-#   a "5" (0.741) is below its best to an "S", an "8" or a "3": invariance costs selectivity.
+# * Pooling has **no weights** and divides the **number of neurons** by $k^2$; it reduces
+#   weights only in a layer whose size depends on the map (a fully connected layer; the last
+#   printed line).
+# * **Spatial pooling and shifts** (figure 8). Pooling makes the edge maps more robust to small
+#   shifts, more so with larger windows; max pooling slightly more than average pooling, global
+#   pooling most. The notes' "looks more or less the same" is true for large windows and shifts
+#   well below the window size; a 2×2 pooling still changes a lot. Max pooling is *exactly*
+#   invariant for many single windows, for no whole image. A shift by the window size moves the
+#   pooled map by a cell. Subsampling without pooling gives no robustness.
+# * **Cross-channel pooling and rotations** (figure 9). A bank of rotated filters with a
+#   cross-channel max keeps a much larger share of the peak over all angles than one filter, but
+#   the notes' 3 filters beat 4. The notes' "no matter what orientation … a large response" holds
+#   at the filters' angles and only approximately between them; the bank is not invariant to
+#   transformations it does not contain (a mirrored "5"), and its worst response to a "5" is
+#   below its best to some other characters: invariance costs selectivity.
 # * **Overlap and padding.** "Stride equal to the window" is a common choice, not the rule: AlexNet
 #   and GoogLeNet pool 3×3 windows with stride 2, ResNet has one padded 3×3, stride-2 pooling and
 #   otherwise downsamples with strided convolutions. Max pooling pads with −∞ (the padding never
