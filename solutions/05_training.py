@@ -34,7 +34,7 @@
 # * say what ReLU, max pooling (2012) and batch norm (2015) changed since LeNet (1998);
 # * say how AlexNet's two-GPU training (model parallelism) differs from DDP (data parallelism).
 #
-# **Time.** About 133 minutes: 2,620 words to read (18 min at 150 words a minute), 363 lines of code to read and run (46 min at 8 a minute), 3 graded exercises (45 min), and 24 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
+# **Time.** About 133 minutes: 2,620 words to read (18 min at 150 words a minute), 364 lines of code to read and run (46 min at 8 a minute), 3 graded exercises (45 min), and 24 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
 #
 # Three graded exercises (⭐), each with an instant check. If you are stuck, run the rest of the
 # notebook: later cells use `course_utils`.
@@ -57,6 +57,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import course_utils.evaluation as reference
 from course_utils.checks import check_accuracy_under_shift, check_mlp_parameter_count, check_train_step
 from course_utils.data import CLASS_NAMES, load_fashion_mnist, train_val_split
 from course_utils.evaluation import confusion_matrix, predict, shift_directions, shift_robustness
@@ -795,7 +796,7 @@ for name, model in models.items():
     rows.append((name + " (28×28)", best_val(histories[name]), evaluate(model, test_x, test_y).accuracy, None))
 for name, model in canvas_models.items():
     rows.append((name + " (canvas)", best_val(canvas_histories[name]), evaluate(model, canvas_test_x, test_y).accuracy,
-                 accuracy_under_shift(model, canvas_test_x, test_y, 4)))
+                 reference.accuracy_under_shift(model, canvas_test_x, test_y, 4)))
 for name, val_acc, test_acc, moved in rows:
     print(f"{name:26s} {val_acc:10.1%} {test_acc:7.1%} " + (f"{moved:16.1%}" if moved is not None else f"{'':>16s}"))
 largest = max(abs(v - t) for _, v, t, _ in rows)
