@@ -16,6 +16,7 @@ check shows a header naming the check and the cell line, then its explanation, i
 traceback through the checks' source; the cell still fails (see ``checks.tracebacks``).
 """
 
+from .architectures import check_conv_macs, check_inception_forward, check_vgg_block
 from .backprop import (
     check_conv_backward,
     check_conv_backward_dw,
@@ -36,5 +37,6 @@ __all__ += ["check_max_pool2d_single", "check_avg_pool2d", "check_cross_channel_
 __all__ += ["check_conv_backward_dw", "check_conv_backward_dx", "check_max_pool_backward",
             "check_softmax_cross_entropy_grad", "check_conv_backward"]
 __all__ += ["check_mlp_parameter_count", "check_train_step", "check_accuracy_under_shift"]
+__all__ += ["check_conv_macs", "check_vgg_block", "check_inception_forward"]
 
 _install_short_tracebacks()  # only inside IPython; see checks.tracebacks
