@@ -107,12 +107,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("lessons", nargs="+", type=Path, help="solutions/NN_slug.py files")
     parser.add_argument("--write", action="store_true", help="rewrite each lesson's Time paragraph")
+    parser.add_argument("--run-minutes", type=int, default=None,
+                        help="computing minutes measured for a full run outside build_lesson.py "
+                             "(default: keep the figure in the paragraph)")
     args = parser.parse_args(argv)
     for path in args.lessons:
         notebook = jupytext.read(path)
-        print(f"{path}: {time_paragraph(measure(notebook), current_run_minutes(notebook))}")
+        run_minutes = current_run_minutes(notebook) if args.run_minutes is None else args.run_minutes
+        print(f"{path}: {time_paragraph(measure(notebook), run_minutes)}")
         if args.write:
-            write_time_paragraph(path)
+            write_time_paragraph(path, run_minutes)
 
 
 def write_time_paragraph(py_path, run_minutes=None):
