@@ -42,6 +42,7 @@ def sync(py_path, ipynb_path, source):
 
 def execute(ipynb_path, timeout):
     notebook = nbformat.read(ipynb_path, as_version=4)
+    notebook.metadata.pop("widgets", None)  # the run stores the state of the widgets it makes
     os.environ.pop("COURSE_QUICK", None)
     poll_in_slices()
     start = time.monotonic()
