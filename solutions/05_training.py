@@ -34,7 +34,7 @@
 # * say what ReLU, max pooling (2012) and batch norm (2015) changed since LeNet (1998);
 # * say how AlexNet's two-GPU training (model parallelism) differs from DDP (data parallelism).
 #
-# **Time.** About 133 minutes: 2,620 words to read (18 min at 150 words a minute), 364 lines of code to read and run (46 min at 8 a minute), 3 graded exercises (45 min), and 24 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
+# **Time.** About 133 minutes: 2,620 words to read (18 min at 150 words a minute), 368 lines of code to read and run (46 min at 8 a minute), 3 graded exercises (45 min), and 24 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
 #
 # Three graded exercises (⭐), each with an instant check. If you are stuck, run the rest of the
 # notebook: later cells use `course_utils`.
@@ -45,6 +45,11 @@
 
 # %%
 # %matplotlib inline
+# course_utils.training first: it sets OMP_WAIT_POLICY=PASSIVE before torch starts its threads,
+# so training does not slow down when other programs use the CPU too.
+import course_utils.training  # noqa: F401
+
+# isort: split
 import json
 import subprocess
 import sys
