@@ -16,14 +16,7 @@ SMALL_NAMES = ["alexnet_small", "vgg_small", "googlenet_small", "resnet20", "res
                "resnet56", "plain20", "plain32", "plain44", "plain56"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread while these tests run: the tensors are tiny, and on a loaded machine
-    spinning OpenMP threads made a 28×28 forward pass 50× slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tests/conftest.py
 
 
 def on_meta(name, **kwargs):

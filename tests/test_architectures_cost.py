@@ -11,13 +11,7 @@ from course_utils.architectures.table import LayerRow
 RGB, GREY = (3, 224, 224), (1, 28, 28)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread while these tests run (tiny tensors; spinning threads on a loaded machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tests/conftest.py
 
 
 def on_meta(name, **kwargs):
