@@ -6,6 +6,8 @@ models shipped with the course are loaded with :mod:`course_utils.pretrained`.
 
 import torch.nn as nn
 
+from .architectures.resnet_small import ResNetSmall
+
 __all__ = ["alexnet_features", "vgg16_features", "MLP", "LeNet5", "LeNet5Modern", "LeNetVariant",
            "lenet_flat_size", "count_parameters", "SmallCNN", "build_model", "model_names"]
 
@@ -226,8 +228,10 @@ class SmallCNN(nn.Module):
 
 # --- registry --------------------------------------------------------------------------------
 
+# "resnet_small": the CIFAR-style ResNet of lesson 07 (depth, width, shortcut "A", "B" or "none"
+# for the plain twin), e.g. build_model("resnet_small", depth=20).
 _MODELS = {"mlp": MLP, "lenet": LeNet5, "lenet_modern": LeNet5Modern, "lenet_variant": LeNetVariant,
-           "small_cnn": SmallCNN}
+           "small_cnn": SmallCNN, "resnet_small": ResNetSmall}
 
 
 def model_names():

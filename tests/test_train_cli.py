@@ -109,3 +109,26 @@ def test_bad_numbers_are_clear_errors():
     assert result.returncode != 0 and "--batch-size must be positive" in result.stderr
     result = run_cli("--model", "lenet", "--epochs", "1", "--val-size", "-1")
     assert result.returncode != 0 and "--val-size must be" in result.stderr
+
+
+def test_model_arguments_reach_the_model_and_bad_ones_are_clear(tmp_path):
+    from course_utils.training.cli import parse_model_args
+    assert parse_model_args(["depth=20", "shortcut=B", "convs=[1, 1, 1]"]) == \
+        {"depth": 20, "shortcut": "B", "convs": [1, 1, 1]}
+    result = run_cli("--model", "resnet_small", "--arg", "depth")
+    assert result.returncode != 0 and "--arg takes NAME=VALUE" in result.stderr
+    result = run_cli("--model", "resnet_small", "--arg", "depth=9", "--epochs", "0")
+    assert result.returncode == 2 and "depth must be 6n + 2" in result.stderr
+
+
+@needs_data
+def test_a_resnet_trains_and_saves_its_configuration(tmp_path):
+    result = run_cli("--model", "resnet_small", "--arg", "depth=8", "--arg", "width=4",
+                     "--epochs", "1", "--train-size", "256", "--val-size", "128",
+                     "--test-size", "128", "--channels-last", "--quiet", "--device", "cpu",
+                     "--save", str(tmp_path / "tiny.pt"))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.splitlines()[-1])
+    model = load_pretrained_file(tmp_path / "tiny.pt")
+    assert model.config["depth"] == 8 and model.config["width"] == 4
+    assert sum(p.numel() for p in model.parameters()) == summary["parameters"]

@@ -108,26 +108,32 @@ class ResNetSmall(nn.Module):
     head     global average pool, fc                    num_classes
     =======  =========================================  ============
 
-    ``n = (depth - 2) / 6``; ``shortcut`` as in :class:`SmallBlock`.
+    ``n = (depth - 2) / 6``; ``shortcut`` as in :class:`SmallBlock`. ``width`` is the first
+    stage's filters (the paper's 16); the others have 2 and 4 times as many, so parameters and
+    MACs grow with ``width²`` (a wide, shallow net against a narrow, deep one in lesson 07).
+    ``config`` records the arguments (for ``build_model`` and ``load_pretrained``).
     """
 
-    def __init__(self, depth=20, num_classes=10, in_channels=1, *, shortcut="A"):
+    def __init__(self, depth=20, num_classes=10, in_channels=1, *, shortcut="A", width=16):
         super().__init__()
         n = (check_depth(depth) - 2) // 6
         num_classes = positive_int("num_classes", num_classes)
         in_channels = positive_int("in_channels", in_channels)
         shortcut = one_of("shortcut", shortcut, ("A", "B", "none"))
+        width = positive_int("width", width)
         self.depth = depth
-        self.conv1 = nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
+        self.config = {"depth": depth, "num_classes": num_classes, "in_channels": in_channels,
+                       "shortcut": shortcut, "width": width}
+        self.conv1 = nn.Conv2d(in_channels, width, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU()
-        channels = 16
-        for stage, width in enumerate((16, 32, 64), start=1):
+        channels = width
+        for stage, filters in enumerate((width, 2 * width, 4 * width), start=1):
             blocks = []
             for i in range(n):
                 stride = 2 if stage > 1 and i == 0 else 1
-                blocks.append(SmallBlock(channels, width, stride, shortcut=shortcut))
-                channels = width
+                blocks.append(SmallBlock(channels, filters, stride, shortcut=shortcut))
+                channels = filters
             self.add_module(f"stage{stage}", nn.Sequential(*blocks))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
@@ -139,13 +145,13 @@ class ResNetSmall(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def resnet_small(depth=20, num_classes=10, in_channels=1, *, shortcut="A"):
+def resnet_small(depth=20, num_classes=10, in_channels=1, *, shortcut="A", width=16):
     """CIFAR-style ResNet with shortcuts (option A by default); see :class:`ResNetSmall`."""
     if shortcut == "none":
         raise ValueError("resnet_small needs shortcut 'A' or 'B'; for no shortcuts use plain_small(depth)")
-    return ResNetSmall(depth, num_classes, in_channels, shortcut=shortcut)
+    return ResNetSmall(depth, num_classes, in_channels, shortcut=shortcut, width=width)
 
 
-def plain_small(depth=20, num_classes=10, in_channels=1):
+def plain_small(depth=20, num_classes=10, in_channels=1, *, width=16):
     """The plain twin of :func:`resnet_small`: the same layers and parameters, no shortcuts."""
-    return ResNetSmall(depth, num_classes, in_channels, shortcut="none")
+    return ResNetSmall(depth, num_classes, in_channels, shortcut="none", width=width)

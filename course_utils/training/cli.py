@@ -29,6 +29,7 @@ imports before this module and before torch (see the reason there).
 """
 
 import argparse
+import ast
 import json
 import shlex
 import sys
@@ -57,6 +58,9 @@ def parse_args(argv=None):
     """The command line's options (argparse exits with a message on bad ones)."""
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help=f"one of {', '.join(model_names())}")
+    parser.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
+                        help="a keyword argument of the model, repeatable, e.g. --model "
+                             "resnet_small --arg depth=20 --arg width=16")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=128,
                         help="images per step, over all processes under torchrun")
@@ -87,6 +91,9 @@ def parse_args(argv=None):
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                         help="mixed precision (default: on CUDA only)")
     parser.add_argument("--compile", action="store_true", help="use torch.compile")
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                        help="channels_last memory format (default: for conv nets on CUDA; "
+                             "also faster for conv nets on many CPUs)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--state-file", type=Path, default=None,
                         help="each rank writes its final parameters to PATH.rankR.pt (for tests)")
@@ -94,6 +101,10 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.model not in model_names():
         parser.error(f"unknown model {args.model!r}; choose from {', '.join(model_names())}")
+    try:
+        args.model_kwargs = parse_model_args(args.arg)
+    except ValueError as error:
+        parser.error(str(error))
     for name in ("epochs", "batch_size", "train_size", "test_size", "val_size"):
         value = getattr(args, name)
         least = 0 if name in ("epochs", "val_size") else 1
@@ -101,6 +112,21 @@ def parse_args(argv=None):
             parser.error(f"--{name.replace('_', '-')} must be "
                          f"{'positive' if least else 'zero or more'}, got {value}")
     return args
+
+
+def parse_model_args(pairs):
+    """``["depth=20", "shortcut=B"]`` -> ``{"depth": 20, "shortcut": "B"}`` (numbers, booleans,
+    lists as Python literals; anything else stays a string)."""
+    kwargs = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise ValueError(f"--arg takes NAME=VALUE, e.g. --arg depth=20; got {pair!r}")
+        try:
+            kwargs[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            kwargs[name] = text
+    return kwargs
 
 
 def make_optimizer(name, model, lr, weight_decay):
@@ -195,7 +221,11 @@ def _train(args, argv, info):
     rank0 = info is None or info.rank == 0
     device = info.device if info is not None else pick_device(args.device)
     torch.manual_seed(args.seed)  # the initial weights (DDP then broadcasts rank 0's)
-    model = build_model(args.model)
+    try:
+        model = build_model(args.model, **args.model_kwargs)
+    except (TypeError, ValueError) as error:
+        print(f"error: --model {args.model} with {args.model_kwargs}: {error}", file=sys.stderr)
+        return 2
     try:
         train_data, val_data, test_data = load_data(args.train_size, args.test_size, args.seed,
                                                     args.val_size)
@@ -213,7 +243,8 @@ def _train(args, argv, info):
         history = fit(model, train_data, val_data, epochs=args.epochs,
                       batch_size=args.batch_size, optimizer=optimizer, scheduler=scheduler,
                       augment=args.augment, device=device, checkpoint_path=args.checkpoint,
-                      amp=args.amp, compile=args.compile, progress=not args.quiet,
+                      amp=args.amp, compile=args.compile, channels_last=args.channels_last,
+                      progress=not args.quiet,
                       seed=args.seed, restore_best=val_data is not None,
                       callback=None if args.quiet or not rank0 else print_epoch)
     except CheckpointError as error:
