@@ -58,8 +58,9 @@ def test_unknown_option_lists_the_options():
     words = "vgg16 has no option 'batchnorm'; its options are: batch_norm, dropout"
     with pytest.raises(ValueError, match=words):
         on_meta("vgg16", batchnorm=True)
-    with pytest.raises(ValueError, match="its options are: none"):
+    with pytest.raises(ValueError, match="plain20 has no option 'shortcut'; its options are: width"):
         on_meta("plain20", shortcut="A")
+    assert arch.options_of("resnet20") == {"shortcut": "A", "width": 16}
     assert arch.options_of("googlenet") == {"aux_logits": False, "branch5x5": 5, "batch_norm": False,
                                             "dropout": 0.4}
 
