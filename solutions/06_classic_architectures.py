@@ -819,18 +819,17 @@ print(f"'5 million parameters': {count_parameters(paper_googlenet) < 5.5e6}; "
 # long vector for their fully connected layers. The heads, on the same 1024×7×7 features:
 
 # %%
-heads = {
-    "GAP + linear (GoogLeNet)": nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1024, 1000)),
-    "flatten + linear": nn.Sequential(nn.Flatten(), nn.Linear(1024 * 7 * 7, 1000)),
-    "flatten + 4096 + 4096 + linear (VGG-style)": nn.Sequential(
-        nn.Flatten(), nn.Linear(1024 * 7 * 7, 4096), nn.ReLU(), nn.Linear(4096, 4096), nn.ReLU(),
-        nn.Linear(4096, 1000)),
-}
-with torch.device("meta"):
-    for label, head in heads.items():
-        head = head.to("meta")
-        print(f"{label:44s} {count_parameters(head):12,d} parameters "
-              f"({count_parameters(head) / count_parameters(paper_googlenet):5.1f}× the whole GoogLeNet)")
+with torch.device("meta"):  # shapes only: the VGG-style head would otherwise allocate 0.9 GB
+    heads = {
+        "GAP + linear (GoogLeNet)": nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1024, 1000)),
+        "flatten + linear": nn.Sequential(nn.Flatten(), nn.Linear(1024 * 7 * 7, 1000)),
+        "flatten + 4096 + 4096 + linear (VGG-style)": nn.Sequential(
+            nn.Flatten(), nn.Linear(1024 * 7 * 7, 4096), nn.ReLU(), nn.Linear(4096, 4096), nn.ReLU(),
+            nn.Linear(4096, 1000)),
+    }
+for label, head in heads.items():
+    print(f"{label:44s} {count_parameters(head):12,d} parameters "
+          f"({count_parameters(head) / count_parameters(paper_googlenet):5.1f}× the whole GoogLeNet)")
 
 # %% [markdown]
 # A flattened head would have multiplied GoogLeNet's size several times over; global average
