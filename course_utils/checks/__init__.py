@@ -28,6 +28,7 @@ from .convolution import check_conv2d_single, check_conv_matrix, check_output_si
 from .harness import CheckFailed
 from .pooling import check_avg_pool2d, check_cross_channel_max, check_max_pool2d_single
 from .receptive_field import check_input_region, check_rf_recurrence, check_vgg_stack_rf
+from .resnet import check_basic_block_forward, check_batchnorm_eval, check_residual_gradient
 from .tracebacks import install as _install_short_tracebacks
 from .training import check_accuracy_under_shift, check_mlp_parameter_count, check_train_step
 
@@ -38,5 +39,6 @@ __all__ += ["check_conv_backward_dw", "check_conv_backward_dx", "check_max_pool_
             "check_softmax_cross_entropy_grad", "check_conv_backward"]
 __all__ += ["check_mlp_parameter_count", "check_train_step", "check_accuracy_under_shift"]
 __all__ += ["check_conv_macs", "check_vgg_block", "check_inception_forward"]
+__all__ += ["check_basic_block_forward", "check_batchnorm_eval", "check_residual_gradient"]
 
 _install_short_tracebacks()  # only inside IPython; see checks.tracebacks
