@@ -17,7 +17,6 @@ from course_utils.widgets.architecture_explorer import (  # noqa: E402
     TABLE_ROWS,
     build_small,
     main_path_receptive_fields,
-    resnet_small_of_width,
 )
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -75,17 +74,17 @@ def test_sliders_change_the_model_and_paper_width_is_the_registry_model():
 
 
 @pytest.mark.parametrize("depth,width", [(8, 8), (20, 16), (20, 48), (110, 64)])
-def test_widened_resnet_matches_the_hand_count(depth, width):
+def test_resnet_small_width_matches_the_hand_count(depth, width):
     with torch.device("meta"):
-        model = resnet_small_of_width(depth, width)
+        model = ResNetSmall(depth, width=width)
     assert count_parameters(model) == hand_parameters(depth, width)
     assert all(p.is_meta for p in model.parameters())  # nothing allocated
 
 
-def test_width_16_rebuilds_exactly_resnet_small():
+def test_width_16_is_the_papers_resnet_small():
     for shortcut, name in (("A", "resnet32"), ("none", "plain32")):
         with torch.device("meta"):
-            model = resnet_small_of_width(32, 16, shortcut=shortcut)
+            model = ResNetSmall(32, shortcut=shortcut, width=16)
         assert layer_table(model, (1, 28, 28)) == layer_table(built(name), (1, 28, 28))
 
 

@@ -16,12 +16,11 @@ import torch.nn as nn
 from matplotlib.ticker import MaxNLocator
 
 from ..architectures import build, count_parameters, format_table, layer_table
-from ..architectures.initialization import init_weights
-from ..architectures.resnet_small import ResNetSmall, SmallBlock
-from ..architectures.validation import one_of, positive_int
+from ..architectures.resnet_small import ResNetSmall
+from ..architectures.validation import one_of
 from ..receptive_field import receptive_field
 
-__all__ = ["ArchitectureExplorer", "FAMILIES", "DEPTHS", "build_small", "resnet_small_of_width",
+__all__ = ["ArchitectureExplorer", "FAMILIES", "DEPTHS", "build_small",
            "main_path_receptive_fields"]
 
 RESIDUAL_FAMILIES = {"ResNet": "A", "plain": "none"}  # family -> shortcut of ResNetSmall
@@ -40,31 +39,6 @@ TABLE_HEIGHT = "260px"    # about 15 lines of the table visible, the rest scroll
 TABLE_ROWS = 40           # rows of the table printed; the totals are in the summary
 
 
-def resnet_small_of_width(depth=20, width=PAPER_WIDTH, *, shortcut="A"):
-    """:class:`ResNetSmall` with ``width``, ``2 width``, ``4 width`` filters in its three stages.
-
-    ResNetSmall fixes the paper's widths (16, 32, 64); this rebuilds its stem, stages and
-    classifier with other widths and keeps its ``forward``: (N, 1, 28, 28) -> (N, 10). Width 16
-    is ResNetSmall itself. Conv weights grow with width², so parameters and MACs grow about 4×
-    when the width doubles, while depth adds them only linearly.
-    """
-    width = positive_int("width", width)
-    model = ResNetSmall(depth, shortcut=shortcut)
-    blocks_per_stage = len(model.stage1)
-    model.conv1 = nn.Conv2d(model.conv1.in_channels, width, 3, padding=1, bias=False)
-    model.bn1 = nn.BatchNorm2d(width)
-    channels = width
-    for stage in (1, 2, 3):
-        stage_width, blocks = width * 2 ** (stage - 1), []
-        for index in range(blocks_per_stage):
-            stride = 2 if stage > 1 and index == 0 else 1
-            blocks.append(SmallBlock(channels, stage_width, stride, shortcut=shortcut))
-            channels = stage_width
-        setattr(model, f"stage{stage}", nn.Sequential(*blocks))
-    model.fc = nn.Linear(channels, model.fc.out_features)
-    return init_weights(model)
-
-
 def build_small(family, depth=20, width=PAPER_WIDTH):
     """A Fashion-MNIST-size model of one of ``FAMILIES``, built on the meta device (no weights).
 
@@ -75,7 +49,7 @@ def build_small(family, depth=20, width=PAPER_WIDTH):
     one_of("family", family, FAMILIES)
     with torch.device("meta"):
         if family in RESIDUAL_FAMILIES:
-            return resnet_small_of_width(depth, width, shortcut=RESIDUAL_FAMILIES[family])
+            return ResNetSmall(depth, shortcut=RESIDUAL_FAMILIES[family], width=width)
         return build(family)
 
 
