@@ -26,6 +26,7 @@ from .backprop import (
 )
 from .convolution import check_conv2d_single, check_conv_matrix, check_output_size
 from .harness import CheckFailed
+from .interpret import check_grad_cam_map, check_occlusion_map, check_vanilla_saliency
 from .pooling import check_avg_pool2d, check_cross_channel_max, check_max_pool2d_single
 from .receptive_field import check_input_region, check_rf_recurrence, check_vgg_stack_rf
 from .resnet import check_basic_block_forward, check_batchnorm_eval, check_residual_gradient
@@ -40,5 +41,6 @@ __all__ += ["check_conv_backward_dw", "check_conv_backward_dx", "check_max_pool_
 __all__ += ["check_mlp_parameter_count", "check_train_step", "check_accuracy_under_shift"]
 __all__ += ["check_conv_macs", "check_vgg_block", "check_inception_forward"]
 __all__ += ["check_basic_block_forward", "check_batchnorm_eval", "check_residual_gradient"]
+__all__ += ["check_vanilla_saliency", "check_occlusion_map", "check_grad_cam_map"]
 
 _install_short_tracebacks()  # only inside IPython; see checks.tracebacks
