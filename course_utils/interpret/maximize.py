@@ -86,8 +86,10 @@ def maximize_activation(model, layer, channel, *, steps=256, lr=0.05, seed=0, si
             or "logits" for the model's output.
         channel: the unit: a channel index of the layer's feature maps, or an output index
             (the class for "logits").
-        steps: Adam steps; lr: its learning rate; seed: seeds the starting noise (std 0.01
-            around grey 0.5) and the jitter, drawn on the CPU.
+        steps: Adam steps; lr: its learning rate; seed: seeds the starting noise and the
+            jitter, drawn on the CPU. The noise has std 1 before the sigmoid (pixels mostly in
+            0.27–0.73): from a flat grey start a ReLU unit that is off everywhere gets no
+            gradient and stays off (measured on small_cnn's first layer).
         size: (C, H, W) of the image, (1, 28, 28) for Fashion-MNIST.
         regularizers: any of "l2", "tv", "jitter", "blur" (an empty tuple gives plain gradient
             ascent: high-frequency noise).
