@@ -33,6 +33,7 @@ invert                   image whose features match given ones      C×H×W, err
 fooling_image            small change making the model say a class  C×H×W, norms
 concept_masks            computable concepts of Fashion-MNIST       dict of N×H×W
 unit_concept_iou         Network Dissection IoU, unit vs concept    K×M
+concept_detectors        units under their best concept, IoU > t    dict of lists
 label_selectivity        AUROC of a unit for a group of classes     K×G
 shuffled_weights         copy with each parameter permuted          model
 total_variation          TV^β prior (also l2_penalty, jitter, blur) N
@@ -47,7 +48,7 @@ from .activations import activations
 from .cam import cam
 from .concepts import CLASS_GROUPS, concept_masks
 from .display import upsample
-from .dissection import label_selectivity, shuffled_weights, unit_concept_iou
+from .dissection import concept_detectors, label_selectivity, shuffled_weights, unit_concept_iou
 from .fooling import fooling_image
 from .grad_cam import grad_cam
 from .integrated_gradients import integrated_gradients
@@ -63,5 +64,5 @@ from .smoothgrad import smoothgrad
 __all__ = ["saliency", "saliency_map", "smoothgrad", "integrated_gradients", "guided_backprop",
            "deconvnet", "grad_cam", "cam", "upsample", "occlusion", "activations",
            "nearest_neighbours", "maximize_activation", "invert", "fooling_image", "concept_masks",
-           "CLASS_GROUPS", "unit_concept_iou", "label_selectivity", "shuffled_weights", "total_variation",
-           "l2_penalty", "jitter", "gaussian_blur"]
+           "CLASS_GROUPS", "unit_concept_iou", "concept_detectors", "label_selectivity",
+           "shuffled_weights", "total_variation", "l2_penalty", "jitter", "gaussian_blur"]

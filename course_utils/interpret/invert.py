@@ -7,6 +7,13 @@ Given the features φ0 = φ(x0) that a layer computes for some image, find x min
 from noise, by Adam on the image's parameters (x = sigmoid(p), in (0, 1)). The prior (total
 variation by default) fills in what the layer does not keep with something image-like. How
 close x comes to x0 in pixels shows how much of the image the layer keeps.
+
+Measured on small_cnn with the defaults, test images 0–2 (feature error / pixel error):
+features.2 (first ReLU) 0.02 / 0.01; features.6 0.05–0.21 / 0.04–0.20; features.9 0.28–0.57
+/ 0.21–0.71; features.13 0.57–0.59 / 0.71–1.44; logits 0.003 / 0.8–1.7. Past the second
+pooling the feature error stays near 0.5 also with 400 steps, other learning rates or L-BFGS:
+a ReLU that is off where the target's is on gets no gradient, so at depth the search stalls;
+a large pixel error there is partly the optimiser's, not only the layer's, loss.
 """
 
 from typing import NamedTuple
