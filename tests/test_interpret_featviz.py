@@ -226,6 +226,9 @@ def test_fooling_image_reports_failure_and_bad_arguments():
         fooling_image(model, image, 1, norm="l1")
     with pytest.raises(ValueError, match="one image C×H×W"):
         fooling_image(model, torch.rand(2, 1, 12, 12), 1)
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        fooling_image(model, image - 0.5, 1)
+    assert model_state(model) == before
 
 
 # --- concepts and dissection -----------------------------------------------------------------

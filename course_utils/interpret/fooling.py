@@ -81,6 +81,9 @@ def fooling_image(model, image, target_class, *, max_steps=100, step=0.1, norm="
     if torch.is_tensor(image) and (image.dim() != 4 or len(image) != 1):
         raise ValueError(f"image must be one image C×H×W (or 1×C×H×W), got shape {tuple(image.shape)}")
     original = place_images(model, check_images(image))
+    if original.min() < 0 or original.max() > 1:
+        raise ValueError(f"image values must lie in [0, 1] (the fooling image is clamped there), got "
+                         f"{float(original.min()):.3g}..{float(original.max()):.3g}; undo any normalisation")
     target = int(check_target(target_class, 1)[0])
     max_steps, step = positive_int(max_steps, "max_steps"), positive_number(step, "step")
     choice(norm, NORMS, "norm")
