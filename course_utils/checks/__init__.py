@@ -25,6 +25,7 @@ from .backprop import (
     check_softmax_cross_entropy_grad,
 )
 from .convolution import check_conv2d_single, check_conv_matrix, check_output_size
+from .featviz import check_fooling_step, check_total_variation, check_unit_iou
 from .harness import CheckFailed
 from .interpret import check_grad_cam_map, check_occlusion_map, check_vanilla_saliency
 from .pooling import check_avg_pool2d, check_cross_channel_max, check_max_pool2d_single
@@ -42,5 +43,6 @@ __all__ += ["check_mlp_parameter_count", "check_train_step", "check_accuracy_und
 __all__ += ["check_conv_macs", "check_vgg_block", "check_inception_forward"]
 __all__ += ["check_basic_block_forward", "check_batchnorm_eval", "check_residual_gradient"]
 __all__ += ["check_vanilla_saliency", "check_occlusion_map", "check_grad_cam_map"]
+__all__ += ["check_total_variation", "check_fooling_step", "check_unit_iou"]
 
 _install_short_tracebacks()  # only inside IPython; see checks.tracebacks
