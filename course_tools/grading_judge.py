@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import io
 import queue
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -80,6 +81,10 @@ class StudentError(Exception):
 
 # --- The plan ---------------------------------------------------------------------------------
 
+# A cell that only runs an instant check prints a verdict and defines nothing: not run.
+INSTANT_CHECK = re.compile(r"\s*check_\w+\(\w+\)\s*\Z")
+
+
 def _graded_id(cell):
     meta = cell.metadata.get("nbgrader", {}) if hasattr(cell, "metadata") else {}
     return meta.get("grade_id") if meta.get("grade") else None
@@ -106,7 +111,8 @@ def plan_steps(lesson, notebook):
         if graded:
             notes.append(f"cell {index}: graded cell {graded!r} is not in the lesson; ignored")
             continue
-        steps.append(("cell", index, str(cell.get("source", ""))))
+        if not INSTANT_CHECK.match(str(cell.get("source", ""))):
+            steps.append(("cell", index, str(cell.get("source", ""))))
         solution_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         exercise = by_solution.get(solution_id)
         if exercise and exercise.grade_id not in present and exercise.grade_id not in placed:
@@ -189,6 +195,8 @@ class WorkerSession:
                     raise NotebookStopped(f"the worker served {header.get('grade_id')!r}, "
                                           f"expected {grade_id!r}")
                 return list(header.get("defined", []))
+            elif event == "exit":
+                raise NotebookStopped(f"the notebook called exit() at cell {header.get('index')}")
             elif event == "end":
                 raise NotebookStopped("the notebook ended before this exercise")
 
@@ -325,12 +333,13 @@ def _stopped(exercise, status, message):
 
 
 def grade_notebook(lesson, notebook, settings=Settings()):
-    """Grade a submission (an nbformat notebook): (list of ExerciseResult, notes)."""
+    """Grade a submission (an nbformat notebook): (list of ExerciseResult, notes, log); notes
+    are for the instructor to act on, the log says what happened (cell errors, output)."""
     steps, notes = plan_steps(lesson, notebook)
     order = [step[1] for step in steps if step[0] == "exercise"]
     exercises = {exercise.grade_id: exercise for exercise in lesson.exercises}
     notebook_deadline = time.monotonic() + settings.notebook_timeout
-    results, session, stopped = {}, None, None
+    results, session, stopped, log = {}, None, None, []
     for number, grade_id in enumerate(order):
         exercise = exercises[grade_id]
         if stopped:
@@ -342,6 +351,9 @@ def grade_notebook(lesson, notebook, settings=Settings()):
             defined = session.reach_exercise(grade_id, notebook_deadline)
         except NotebookStopped as stop:
             stopped = str(stop)
+            log += _session_log(session)
+            session.kill()
+            session = None
             results[grade_id] = _stopped(exercise, "stopped", stopped)
             continue
         missing = [name for name in exercise.functions if name not in defined]
@@ -352,21 +364,20 @@ def grade_notebook(lesson, notebook, settings=Settings()):
             result = judge_exercise(lesson, exercise, session, settings)
         results[grade_id] = result
         if result.status in ("timeout", "crashed"):
+            log += _session_log(session)
             session.kill()
             session = None
         else:
             session.next()
     if session is not None:
-        notes += _session_notes(session)
+        log += _session_log(session)
         session.kill()
-    return [results[e.grade_id] for e in lesson.exercises], notes
+    return [results[e.grade_id] for e in lesson.exercises], notes, list(dict.fromkeys(log))
 
 
-def _session_notes(session):
-    notes = []
-    if session.cell_errors:
-        index, error = session.cell_errors[0]
-        notes.append(f"{len(session.cell_errors)} cell(s) raised an error, first cell {index}: {error}")
+def _session_log(session):
+    """What a worker did that does not change the grade: cell errors, output."""
+    log = [f"cell {index} raised {error}" for index, error in session.cell_errors]
     if session.printed > 2**20:
-        notes.append(f"printed {session.printed / 2**20:.0f} MB (discarded; output never affects the grade)")
-    return notes
+        log.append(f"printed {session.printed / 2**20:.0f} MB (discarded; output never affects the grade)")
+    return log

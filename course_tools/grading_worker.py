@@ -61,12 +61,31 @@ def _protocol_streams():
     return requests, replies
 
 
+STUB = """def {name}(*args, **kwargs):
+    worker = __import__("sys").modules["course_tools.grading_worker"]
+    worker.blocked.append("{name}")
+    raise worker.ReferenceUnavailable("the course's reference `{name}` cannot be used in a graded "
+                                      "exercise; write your own code")
+"""
+
+
 def _stub_for(name):
-    def stub(*args, **kwargs):
-        blocked.append(sys._getframe().f_code.co_name)
-        raise ReferenceUnavailable(f"the course's reference `{sys._getframe().f_code.co_name}` "
-                                   "cannot be used in a graded exercise; write your own code")
-    return stub.__code__.replace(co_name=name, co_qualname=name)
+    """A code object that records and refuses a call; it uses no global of the module it is put in."""
+    namespace = {}
+    exec(STUB.format(name=name), namespace)
+    return namespace[name].__code__
+
+
+class NotebookExit(BaseException):
+    """The notebook called exit() or quit(): like a kernel, it stops there."""
+
+
+exit_requested = []
+
+
+def _ask_exit():
+    exit_requested.append(True)  # IPython catches the exception; the flag survives
+    raise NotebookExit()
 
 
 blocked = []
@@ -107,6 +126,8 @@ def run_cell(shell, index, source, replies, cell_timeout):
         error = escaped
     finally:
         signal.alarm(0)
+    if exit_requested:
+        raise NotebookExit()
     return None if error is None else f"{type(error).__name__}: {error}"[:300]
 
 
@@ -145,17 +166,23 @@ def serve_exercise(shell, grade_id, names, references, requests, replies):
 
 
 def main():
+    sys.modules.setdefault("course_tools.grading_worker", sys.modules[__name__])  # for the stubs
     requests, replies = _protocol_streams()
     plan = read_request(requests)
     from IPython.core.interactiveshell import InteractiveShell
     shell = InteractiveShell.instance()
     shell.enable_gui = lambda gui=None: None  # `%matplotlib inline` without a front end
+    shell.ask_exit = _ask_exit
     signal.signal(signal.SIGALRM, _on_alarm)
     first = plan.get("first_exercise", 0)
     exercise_number = 0
     for step in plan["steps"]:
         if step[0] == "cell":
-            error = run_cell(shell, step[1], step[2], replies, plan["cell_timeout"])
+            try:
+                error = run_cell(shell, step[1], step[2], replies, plan["cell_timeout"])
+            except NotebookExit:
+                send_reply(replies, {"event": "exit", "index": step[1]})
+                return
             send_reply(replies, {"event": "cell_done", "index": step[1], "error": error})
         elif exercise_number >= first:
             serve_exercise(shell, step[1], step[2], plan["references"], requests, replies)
