@@ -179,7 +179,10 @@ def write_gradebook(results, lesson, course):
                                f"generate_assignment {lesson.name}` in {course} first") from None
         for student, record in results.items():
             gradebook.update_or_create_student(student)
-            gradebook.update_or_create_submission(lesson.name, student)
+            try:
+                gradebook.find_submission(lesson.name, student)
+            except MissingEntry:
+                gradebook.add_submission(lesson.name, student)
             for exercise in record.get("exercises", []) or [{"grade_id": e.grade_id, "points": 0.0}
                                                             for e in lesson.exercises]:
                 grade = gradebook.find_grade(exercise["grade_id"], lesson.name, lesson.name, student)

@@ -166,6 +166,8 @@ class WorkerSession:
             code = self.process.wait(timeout=5)
         except Exception:  # noqa: BLE001 - still running: it closed its output on purpose
             return "closed its connection"
+        if code is not None and code > 128:  # bubblewrap passes on its child's signal as 128 + n
+            code = 128 - code
         signals = {-9: "was killed (SIGKILL: memory or CPU-time limit)", -11: "crashed (segmentation fault)",
                    -6: "aborted", -24: "ran out of CPU time", -25: "wrote past the file-size limit"}
         return signals.get(code, f"exited with status {code}")

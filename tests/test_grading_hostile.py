@@ -1,0 +1,163 @@
+"""Grading a class of honest, careless and hostile lesson 01 submissions (tests/hostile/).
+
+One nbgrader course, one submission of each kind, graded by `course_tools.grading_class` in
+sandboxes with two judges: each kind gets its expected points and words, the gradebook and
+`nbgrader export` get the judge's scores, an interrupted run resumes, and the plain-data
+protocol turns lying values into ones that compare honestly."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from course_tools.grading_class import grade_class, problems, read_results, write_gradebook, write_reports
+from course_tools.grading_course import make_course
+from course_tools.grading_judge import Settings
+from course_tools.grading_lesson import read_lesson
+from course_tools.grading_protocol import ProtocolError, Unsupported, decode_value, encode_value
+from course_tools.grading_sandbox import sandbox_mode
+from tests.hostile.variants import EXPECTED, LESSON, write_submission
+
+SETTINGS = Settings(call_timeout=3, exercise_timeout=20, cell_timeout=5, notebook_timeout=120)
+needs_sandbox = pytest.mark.skipif(sandbox_mode() != "bwrap",
+                                   reason="bubblewrap cannot run here (apt-get install bubblewrap)")
+
+
+def nbgrader(course, *args):
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """(course, out, results): every kind submitted and graded, reports and gradebook written."""
+    course = make_course(tmp_path_factory.mktemp("course"))
+    nbgrader(course, "generate_assignment", LESSON, "--create")
+    for kind in EXPECTED:
+        write_submission(course / "submitted", kind, kind)
+    source, out = course / "source" / LESSON / f"{LESSON}.ipynb", course / "graded" / LESSON
+    results = grade_class(source, course / "submitted", out, workers=2, settings=SETTINGS,
+                          progress=lambda line: None)
+    lesson = read_lesson(source)
+    write_reports(results, lesson, out)
+    write_gradebook(results, lesson, course)
+    return course, out, results
+
+
+def _words(record):
+    return " ".join(problems(record) + [e["message"] for e in record.get("exercises", [])])
+
+
+@pytest.mark.slow
+@needs_sandbox
+@pytest.mark.parametrize("kind", sorted(EXPECTED))
+def test_each_submission_gets_its_grade_and_explanation(graded, kind):
+    record = graded[2][kind]
+    points, words = EXPECTED[kind]
+    assert record["points"] == points, _words(record)
+    for word in words:
+        assert word in _words(record)
+
+
+@pytest.mark.slow
+@needs_sandbox
+def test_summary_names_every_student_with_a_problem_and_no_honest_one(graded):
+    lines = (graded[1] / "summary.txt").read_text().splitlines()
+    named = {line.split(":")[0] for line in lines[1:]}
+    assert {"invalid_json", "no_notebook", "renamed_notebook", "endless_loop", "crash_after_points",
+            "calls_reference", "deleted_cells", "huge_output"} <= named
+    assert not {"honest", "stderr_output", "reads_instructor_files", "writes_gradebook"} & named
+
+
+@pytest.mark.slow
+@needs_sandbox
+def test_gradebook_and_nbgrader_export_hold_the_judges_scores(graded):
+    course, out, results = graded
+    nbgrader(course, "export")
+    exported = {}
+    for line in (course / "grades.csv").read_text().splitlines()[1:]:
+        fields = line.split(",")
+        exported[fields[3]] = float(fields[-2])  # assignment,duedate,timestamp,student_id,...,score,max_score
+    assert exported == {kind: float(EXPECTED[kind][0]) for kind in EXPECTED}
+    csv_total = {line.split(",")[0]: float(line.split(",")[4]) for line in
+                 (out / "grades.csv").read_text().splitlines()[1:]}
+    assert csv_total == exported
+
+
+@pytest.mark.slow
+@needs_sandbox
+def test_interrupted_run_resumes_and_regrades_half_done_students(graded):
+    course, out, results = graded
+    (out / "results" / "honest.json").unlink()  # stopped before it was written
+    (out / "results" / "blank.json").write_text('{"student": "bla')  # an older, broken write
+    (out / "results" / ".stderr_output.json.xyz.part").write_text("{")  # a temp file left behind
+    graded_again = []
+    after = grade_class(course / "source" / LESSON / f"{LESSON}.ipynb", course / "submitted", out,
+                        workers=2, settings=SETTINGS, progress=graded_again.append)
+    assert sorted(line.split(":")[0] for line in graded_again[1:]) == ["blank", "honest"]
+    assert {s: r["points"] for s, r in after.items()} == {s: r["points"] for s, r in results.items()}
+    assert read_results(out).keys() == results.keys()
+
+
+# --- The plain-data protocol (fast) ----------------------------------------------------------
+
+class LyingInt(int):
+    def __eq__(self, other):
+        return True
+
+    __hash__ = int.__hash__
+
+
+class LyingArray(np.ndarray):
+    def __eq__(self, other):
+        return np.ones(np.shape(other), bool)
+
+
+def roundtrip(value):
+    blobs = []
+    description = json.loads(json.dumps(encode_value(value, blobs)))
+    return decode_value(description, blobs)
+
+
+def test_values_come_back_as_plain_data_with_their_true_contents():
+    assert type(roundtrip(LyingInt(3))) is int and roundtrip(LyingInt(3)) != 4
+    array = np.arange(6.0).reshape(2, 3).view(LyingArray)
+    back = roundtrip((array, [1.5, np.float32(2)], None, True))
+    assert type(back[0]) is np.ndarray and not np.array_equal(back[0], np.zeros((2, 3)))
+    assert back[1][0] == 1.5 and type(back[1][1]) is np.float32 and back[2] is None and back[3] is True
+    tensor = roundtrip(torch.ones(2, requires_grad=True))
+    assert type(tensor) is torch.Tensor and not tensor.requires_grad and torch.equal(tensor, torch.ones(2))
+
+
+def test_anything_else_is_unsupported_and_no_check_accepts_it():
+    from course_utils.checks.harness import ARRAY, CheckFailed, Number
+    for value in (object(), np.array([object()]), {"a": 1}, lambda: 1):
+        back = roundtrip(value)
+        assert isinstance(back, Unsupported)
+        with pytest.raises(CheckFailed):
+            ARRAY.read(back, "f")
+        with pytest.raises(CheckFailed):
+            Number().read(back, "f")
+
+
+@pytest.mark.parametrize("description", [{"t": "int", "v": "3"}, {"t": "ndarray", "blob": 5}, {"t": "eval"},
+                                         {"t": "tuple", "v": 3}, [], {"t": "bool", "v": 1}])
+def test_malformed_replies_are_protocol_errors(description):
+    with pytest.raises(ProtocolError):
+        decode_value(description, [])
+
+
+def test_pickled_arrays_are_refused():
+    import io
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([object()]), allow_pickle=True)
+    with pytest.raises(ProtocolError):
+        decode_value({"t": "ndarray", "blob": 0}, [buffer.getvalue()])
