@@ -26,11 +26,13 @@ import multiprocessing
 import os
 import secrets
 import time
+import warnings
 from dataclasses import asdict, replace
 from pathlib import Path
 
 from course_tools.grading_judge import Settings, grade_notebook
 from course_tools.grading_lesson import read_lesson
+from course_tools.grading_sandbox import Limits
 from course_tools.grading_submissions import SubmissionProblem, find_students, load_notebook, locate_notebook
 from course_utils.files import atomic_write
 
@@ -171,7 +173,8 @@ def write_reports(results, lesson, out):
 def write_gradebook(results, lesson, course):
     """Record each student's scores in the nbgrader gradebook of ``course`` (auto scores)."""
     from nbgrader.api import Gradebook, MissingEntry
-    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gradebook:
+    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gradebook, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not in session")  # nbgrader's own add_submission
         try:
             gradebook.find_assignment(lesson.name)
         except MissingEntry:
@@ -209,6 +212,8 @@ def _arguments(argv):
     parser.add_argument("--exercise-timeout", type=float, default=Settings.exercise_timeout)
     parser.add_argument("--cell-timeout", type=float, default=Settings.cell_timeout)
     parser.add_argument("--notebook-timeout", type=float, default=Settings.notebook_timeout)
+    parser.add_argument("--memory-gb", type=float, default=Limits.memory_bytes / 2**30,
+                        help="address-space limit per submission")
     parser.add_argument("--full", action="store_true",
                         help="run training cells in full (default: COURSE_QUICK=1)")
     parser.add_argument("--unsandboxed", action="store_true",
@@ -233,8 +238,10 @@ def _paths(args):
 def main(argv=None):
     args = _arguments(argv)
     course, source, out = _paths(args)
+    limits = Limits(memory_bytes=int(args.memory_gb * 2**30),
+                    cpu_seconds=int(args.notebook_timeout + 2 * args.exercise_timeout) + 60)
     settings = Settings(args.call_timeout, args.exercise_timeout, args.cell_timeout, args.notebook_timeout,
-                        quick=not args.full, allow_unsandboxed=args.unsandboxed)
+                        limits=limits, quick=not args.full, allow_unsandboxed=args.unsandboxed)
     started = time.monotonic()
     results = grade_class(source, args.submissions, out, args.workers, settings, args.regrade)
     lesson = _lesson(str(source))

@@ -28,6 +28,7 @@ import numpy as np
 
 from course_tools.grading_lesson import without_magics
 from course_tools.grading_protocol import (
+    MessageTooLarge,
     ProtocolError,
     decode_value,
     read_reply,
@@ -150,6 +151,8 @@ class WorkerSession:
                 self.replies.put(read_reply(self.process.stdout))
         except (EOFError, OSError, ValueError):
             self.replies.put(("eof", None))
+        except MessageTooLarge as error:
+            self.replies.put(("too_large", str(error)))
         except ProtocolError as error:
             self.replies.put(("protocol", str(error)))
 
@@ -184,7 +187,7 @@ class WorkerSession:
                 raise NotebookStopped(f"the notebook ran out of time ({self.where()} still running)")
             if header == "eof":
                 raise NotebookStopped(f"the notebook's process {self.death()} at {self.where()}")
-            if header == "protocol":
+            if header in ("protocol", "too_large"):
                 raise NotebookStopped(f"the notebook broke the grading protocol at {self.where()}: {detail}")
             event = header.get("event")
             if event == "cell":
@@ -210,6 +213,8 @@ class WorkerSession:
         header, blobs = self.reply(deadline)
         if header == "timeout":
             raise ExerciseStopped("timeout", f"{name} did not return within the time limit")
+        if header == "too_large":
+            raise ExerciseStopped("output-limit", f"{name} returned {blobs}: too large to judge")
         if header in ("eof", "protocol"):
             why = self.death() if header == "eof" else f"broke the grading protocol ({blobs})"
             raise ExerciseStopped("crashed", f"the notebook's process {why} while {name} ran")
@@ -365,7 +370,7 @@ def grade_notebook(lesson, notebook, settings=Settings()):
         else:
             result = judge_exercise(lesson, exercise, session, settings)
         results[grade_id] = result
-        if result.status in ("timeout", "crashed"):
+        if result.status in ("timeout", "crashed", "output-limit"):
             log += _session_log(session)
             session.kill()
             session = None

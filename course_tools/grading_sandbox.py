@@ -49,6 +49,7 @@ class Limits:
     processes: int = 512               # per user: only binding for a non-root grader
     file_bytes: int = 64 * 2**20
     open_files: int = 256
+    tmp_bytes: int = 256 * 2**20       # the private /tmp (memory-backed)
 
     def apply(self):
         """setrlimit in the current process (called between fork and exec)."""
@@ -93,11 +94,11 @@ def _environment(quick=True):
             "OPENBLAS_NUM_THREADS": "1", "TORCH_NUM_THREADS": "1", "LANG": "C.UTF-8"}
 
 
-def sandbox_command(quick=True):
+def sandbox_command(quick=True, tmp_bytes=Limits.tmp_bytes):
     """The bwrap command line that runs the worker (list of str)."""
     command = ["bwrap", "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
                "--die-with-parent", "--new-session", "--clearenv", "--proc", "/proc",
-               "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/opt/cache"]
+               "--dev", "/dev", "--size", str(tmp_bytes), "--tmpfs", "/tmp", "--dir", "/opt/cache"]
     for path in SYSTEM_PATHS:
         if os.path.exists(path):
             command += ["--ro-bind", path, path]
@@ -118,7 +119,7 @@ def start_worker(limits=Limits(), quick=True, allow_unsandboxed=False):
     """A running worker (subprocess.Popen with stdin/stdout pipes); SandboxUnavailable if
     bubblewrap cannot run and ``allow_unsandboxed`` is false."""
     if sandbox_mode() == "bwrap":
-        command, env, cwd = sandbox_command(quick), None, "/"
+        command, env, cwd = sandbox_command(quick, limits.tmp_bytes), None, "/"
     elif allow_unsandboxed:
         env = dict(_environment(quick), PYTHONPATH=str(ROOT), COURSE_DATA="", XDG_CACHE_HOME="",
                    HOME=os.environ.get("HOME", "/tmp"), MPLCONFIGDIR="/tmp")
