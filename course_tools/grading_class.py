@@ -105,12 +105,23 @@ def grade_class(source, submissions, out, workers=None, settings=None, regrade=F
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
         futures = {pool.submit(grade_student, str(source), student, str(folder), settings): student
                    for student, folder in todo.items()}
+        failed = {}
         for future in concurrent.futures.as_completed(futures):
-            record = future.result()
-            text = json.dumps(record, indent=1).encode()
-            atomic_write(_result_path(out, record["student"]), lambda f, t=text: f.write(t))
+            try:
+                record = future.result()
+            except Exception as error:  # noqa: BLE001 - a judge bug: no result file, so a rerun retries
+                record = failed[futures[future]] = _judge_failure(futures[future], error)
+            else:
+                text = json.dumps(record, indent=1).encode()
+                atomic_write(_result_path(out, record["student"]), lambda f, t=text: f.write(t))
             progress(_line(record))
-    return {**done, **{s: r for s, r in read_results(out).items() if s in todo}}
+    return {**done, **{s: r for s, r in read_results(out).items() if s in todo}, **failed}
+
+
+def _judge_failure(student, error):
+    return {"student": student, "lesson": "", "max_points": 0.0, "points": 0.0, "exercises": [],
+            "notes": [], "notebook": None, "seconds": 0.0,
+            "problem": f"the judge failed ({type(error).__name__}: {error}); rerun to grade again"}
 
 
 def problems(record):

@@ -189,21 +189,31 @@ class WorkerSession:
                 raise NotebookStopped(f"the notebook's process {self.death()} at {self.where()}")
             if header in ("protocol", "too_large"):
                 raise NotebookStopped(f"the notebook broke the grading protocol at {self.where()}: {detail}")
-            event = header.get("event")
-            if event == "cell":
-                self.cell = header.get("index")
-            elif event == "cell_done" and header.get("error"):
-                self.cell_errors.append((header.get("index"), header.get("error")))
-            elif event == "exercise":
-                self.printed = max(self.printed, int(header.get("printed", 0) or 0))
-                if header.get("grade_id") != grade_id:
-                    raise NotebookStopped(f"the worker served {header.get('grade_id')!r}, "
-                                          f"expected {grade_id!r}")
-                return list(header.get("defined", []))
-            elif event == "exit":
-                raise NotebookStopped(f"the notebook called exit() at cell {header.get('index')}")
-            elif event == "end":
-                raise NotebookStopped("the notebook ended before this exercise")
+            try:
+                defined = self._progress(header, grade_id)
+            except (TypeError, ValueError, AttributeError) as error:  # a forged, malformed reply
+                raise NotebookStopped(f"the notebook broke the grading protocol at {self.where()}: "
+                                      f"{type(error).__name__}") from None
+            if defined is not None:
+                return defined
+
+    def _progress(self, header, grade_id):
+        """Follow one reply while cells run; the defined functions once ``grade_id`` is served."""
+        event = header.get("event")
+        if event == "cell":
+            self.cell = int(header.get("index"))
+        elif event == "cell_done" and header.get("error"):
+            self.cell_errors.append((int(header.get("index")), str(header.get("error"))[:300]))
+        elif event == "exercise":
+            self.printed = max(self.printed, int(header.get("printed", 0) or 0))
+            if header.get("grade_id") != grade_id:
+                raise NotebookStopped(f"the worker served {header.get('grade_id')!r}, expected {grade_id!r}")
+            return [str(name) for name in header.get("defined", [])]
+        elif event == "exit":
+            raise NotebookStopped(f"the notebook called exit() at cell {int(header.get('index'))}")
+        elif event == "end":
+            raise NotebookStopped("the notebook ended before this exercise")
+        return None
 
     def call(self, name, args, kwargs, deadline):
         """The function's result as plain data; raises the student's error as a StudentError
@@ -218,11 +228,12 @@ class WorkerSession:
         if header in ("eof", "protocol"):
             why = self.death() if header == "eof" else f"broke the grading protocol ({blobs})"
             raise ExerciseStopped("crashed", f"the notebook's process {why} while {name} ran")
-        self.blocked = header.get("blocked", [])
+        blocked = header.get("blocked")
+        self.blocked = [str(name)[:60] for name in blocked[:10]] if isinstance(blocked, list) else []
         if header.get("event") == "undefined":
             raise ExerciseStopped("failed", f"{name} is not defined")
         if header.get("event") == "raised":
-            raise _student_error(header.get("type"), header.get("message"))
+            raise _student_error(header.get("type"), str(header.get("message"))[:2000])
         try:
             return decode_value(header.get("value"), blobs)
         except ProtocolError as error:
