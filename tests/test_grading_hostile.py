@@ -11,17 +11,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 import torch
 
 from course_tools.grading_class import grade_class, problems, read_results, write_gradebook, write_reports
 from course_tools.grading_course import make_course
-from course_tools.grading_judge import Settings
+from course_tools.grading_judge import Settings, plan_steps
 from course_tools.grading_lesson import read_lesson
 from course_tools.grading_protocol import ProtocolError, Unsupported, decode_value, encode_value
 from course_tools.grading_sandbox import sandbox_mode
-from tests.hostile.variants import EXPECTED, LESSON, write_submission
+from course_tools.grading_submissions import SubmissionProblem, load_notebook, locate_notebook
+from tests.hostile.variants import EXPECTED, LESSON, SOLUTION, build, write_submission
 
 SETTINGS = Settings(call_timeout=3, exercise_timeout=20, cell_timeout=5, notebook_timeout=120)
 needs_sandbox = pytest.mark.skipif(sandbox_mode() != "bwrap",
@@ -161,3 +163,49 @@ def test_pickled_arrays_are_refused():
     np.save(buffer, np.array([object()]), allow_pickle=True)
     with pytest.raises(ProtocolError):
         decode_value({"t": "ndarray", "blob": 0}, [buffer.getvalue()])
+
+
+# --- Reading submissions and planning (fast) ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def lesson():
+    return read_lesson(SOLUTION)
+
+
+def test_the_plan_judges_graded_cells_from_the_source_wherever_the_student_left_them(lesson):
+    notebook = build("deleted_cells")
+    notebook.cells.append(nbformat.v4.new_code_cell("check_output_size(conv_output_size)"))
+    notebook.cells[-1].metadata["nbgrader"] = {"grade": True, "grade_id": "my_own_tests", "points": 99}
+    steps, notes = plan_steps(lesson, notebook)
+    exercises = [step[1] for step in steps if step[0] == "exercise"]
+    assert exercises == ["conv2d_single_tests", "conv_output_size_tests", "conv_as_matrix_tests"]
+    assert not any(step[0] == "cell" and step[2].startswith("check_") for step in steps)
+    assert any("my_own_tests" in note for note in notes) and any("were deleted" in note for note in notes)
+    solution_cell = next(i for i, step in enumerate(steps)
+                         if step[0] == "cell" and "def conv2d_single" in step[2])
+    assert steps[solution_cell + 1][:2] == ("exercise", "conv2d_single_tests")
+
+
+def test_the_lesson_blocks_its_reference_module_and_knows_its_points(lesson):
+    assert "course_utils.convolution" in lesson.references and lesson.max_points == 8
+    assert [e.functions for e in lesson.exercises] == [("conv2d_single",), ("conv_output_size",),
+                                                       ("conv_as_matrix",)]
+
+
+@pytest.mark.parametrize("kind, words", [("invalid_json", "not valid JSON"), ("no_notebook", "no notebook")])
+def test_unreadable_submissions_are_explained(tmp_path, kind, words):
+    folder = write_submission(tmp_path, "student", kind).parent
+    with pytest.raises(SubmissionProblem, match=words):
+        load_notebook(locate_notebook(folder, LESSON)[0])
+
+
+def test_a_renamed_notebook_is_found_with_a_note_and_two_are_refused(tmp_path):
+    folder = write_submission(tmp_path, "student", "renamed_notebook").parent
+    path, notes = locate_notebook(folder, LESSON)
+    assert path.name == "my_lesson_copy.ipynb" and "renamed" in notes[0]
+    (path.parent / "another.ipynb").write_text("{}")
+    with pytest.raises(SubmissionProblem, match="2 notebooks"):
+        locate_notebook(folder, LESSON)
+    (path.parent / "another.ipynb").write_text('{"cells": 3}')
+    with pytest.raises(SubmissionProblem, match="not a notebook"):
+        load_notebook(path.parent / "another.ipynb")
