@@ -273,7 +273,8 @@ def judge_namespace(lesson):
     """The lesson's imports cell, run once per judge process (a copy for each exercise)."""
     if lesson.name not in _namespaces:
         namespace = {"__name__": "__judge__"}
-        exec(compile(lesson.setup_source, f"<{lesson.name} imports>", "exec"), namespace)
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(lesson.setup_source, f"<{lesson.name} imports>", "exec"), namespace)
         _namespaces[lesson.name] = namespace
     return dict(_namespaces[lesson.name])
 

@@ -12,7 +12,9 @@ where the checks compare with PyTorch instead, the modules in ``SOLVING_MODULES`
 """
 
 import ast
+import contextlib
 import inspect
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,7 +119,8 @@ def read_lesson(source_path, namespace=None):
     setup = without_magics(code[0].source)
     if namespace is None:
         namespace = {}
-        exec(compile(setup, f"{source_path}:imports", "exec"), namespace)
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(setup, f"{source_path}:imports", "exec"), namespace)
     name = Path(source_path).stem
     references = reference_modules([e.test_source for e in exercises], namespace)
     references = tuple(sorted(set(references) | set(SOLVING_MODULES.get(name, ()))))
