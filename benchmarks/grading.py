@@ -4,7 +4,9 @@
         [--workers N] [--skip-lessons] [--skip-class]
 
 * Per lesson: the solution notebook, submitted by one student, graded by one judge
-  (`course_tools.grading_class.grade_class`, COURSE_QUICK=1): seconds and points.
+  (`course_tools.grading_class.grade_class`, COURSE_QUICK=1): seconds in the judge (sandbox
+  start, the student's cells, the graded tests), the wall time with the judge process's own
+  start-up (importing torch and the lesson), and the points.
 * A class: ``--class-size`` lesson 01 submissions cycling through every kind of
   tests/hostile/variants.py (honest, blank, endless loop, crash, monkeypatching, ...), graded
   with ``--workers`` judges: wall seconds, seconds per student, and how many got exactly
@@ -29,7 +31,8 @@ from tests.hostile.variants import EXPECTED, LESSON, write_submission  # noqa: E
 
 
 def lesson_seconds(lesson, folder, settings):
-    """(seconds, points, max points, problems) for one solution notebook graded alone."""
+    """(wall seconds with the judge's start-up, seconds in the judge, points, max points,
+    failing graded cells) for one solution notebook graded alone."""
     submissions = folder / lesson / "submitted"
     (submissions / "solution").mkdir(parents=True)
     shutil.copy(ROOT / "solutions" / f"{lesson}.ipynb", submissions / "solution" / f"{lesson}.ipynb")
@@ -38,7 +41,7 @@ def lesson_seconds(lesson, folder, settings):
                          workers=1, settings=settings, progress=lambda line: None)["solution"]
     failing = [f"{e['grade_id']}: {e['message'][:80]}" for e in record["exercises"]
                if e["status"] != "passed"]
-    return time.monotonic() - started, record["points"], record["max_points"], failing
+    return time.monotonic() - started, record["seconds"], record["points"], record["max_points"], failing
 
 
 def class_seconds(size, workers, folder, settings):
@@ -74,9 +77,10 @@ def main():
         folder = Path(tmp)
         if not args.skip_lessons:
             for lesson in args.lessons:
-                seconds, points, max_points, failing = lesson_seconds(lesson, folder, settings)
-                print(f"{lesson:28s} {seconds:6.1f} s per student (solution: {points:g}/{max_points:g})"
-                      + (f"  not judged: {failing}" if failing else ""), flush=True)
+                wall, seconds, points, max_points, failing = lesson_seconds(lesson, folder, settings)
+                failing = f"  not judged: {failing}" if failing else ""
+                print(f"{lesson:28s} {seconds:6.1f} s per student ({wall:5.1f} s with the judge's start-up); "
+                      f"solution: {points:g}/{max_points:g}{failing}", flush=True)
         if not args.skip_class:
             seconds, right, size = class_seconds(args.class_size, args.workers, folder, settings)
             print(f"class of {size} mixed lesson 01 submissions, {args.workers} workers: {seconds:.0f} s "

@@ -11,7 +11,8 @@ graded again. At the end, from every result file:
 * ``OUT/grades.csv``: student, points per graded cell, total, max, and the problems;
 * ``OUT/summary.txt``: one line per student whose grading met a problem (missing or renamed
   notebook, invalid JSON, timeout, crash, output, blocked reference...), what the instructor reads;
-* ``OUT/feedback/<student>/<lesson>/<lesson>.html``: each student's points and messages;
+* ``feedback/<student>/<lesson>/<lesson>.html``: each student's points and messages, in the
+  course's feedback/ (where ``nbgrader release_feedback`` takes it) or else in OUT;
 * with ``--course``, the nbgrader gradebook: one submission per student with each graded
   cell's score as its auto score, so ``nbgrader export`` and the formgrader show them
   (``nbgrader generate_assignment LESSON`` must have run once, to create the grade cells).
@@ -165,9 +166,11 @@ def _feedback_html(record):
             + (f"<ul>{notes}</ul>" if notes else ""))
 
 
-def write_reports(results, lesson, out):
-    """grades.csv, summary.txt and the feedback pages in ``out``; returns the summary text."""
+def write_reports(results, lesson, out, feedback=None):
+    """grades.csv and summary.txt in ``out``, a feedback page per student in ``feedback``
+    (default ``out/feedback``); returns the summary text."""
     out = Path(out)
+    feedback = Path(feedback) if feedback else out / "feedback"
     atomic_write(out / "grades.csv", lambda f: f.write(_grades_csv(results, lesson).encode()))
     lines = [_line(r) for _, r in sorted(results.items()) if problems(r)]
     total = sum(r["points"] for r in results.values())
@@ -176,7 +179,7 @@ def write_reports(results, lesson, out):
     summary += "".join(f"{line}\n" for line in lines)
     atomic_write(out / "summary.txt", lambda f: f.write(summary.encode()))
     for student, record in results.items():
-        page = out / "feedback" / student / lesson.name / f"{lesson.name}.html"
+        page = feedback / student / lesson.name / f"{lesson.name}.html"
         atomic_write(page, lambda f, r=record: f.write(_feedback_html(r).encode()))
     return summary
 
@@ -256,9 +259,10 @@ def main(argv=None):
     started = time.monotonic()
     results = grade_class(source, args.submissions, out, args.workers, settings, args.regrade)
     lesson = _lesson(str(source))
-    print(write_reports(results, lesson, out), end="")
+    feedback = course / "feedback" if course else out / "feedback"  # nbgrader release_feedback's place
+    print(write_reports(results, lesson, out, feedback), end="")
     if course:
         write_gradebook(results, lesson, course)
         print(f"gradebook updated: `nbgrader export` in {course} writes grades.csv")
     print(f"{len(results)} student(s) in {time.monotonic() - started:.0f} s; grades in {out / 'grades.csv'}, "
-          f"problems in {out / 'summary.txt'}, feedback in {out / 'feedback'}")
+          f"problems in {out / 'summary.txt'}, feedback in {feedback}")

@@ -16,7 +16,14 @@ import numpy as np
 import pytest
 import torch
 
-from course_tools.grading_class import grade_class, problems, read_results, write_gradebook, write_reports
+from course_tools.grading_class import (
+    grade_class,
+    main,
+    problems,
+    read_results,
+    write_gradebook,
+    write_reports,
+)
 from course_tools.grading_course import make_course
 from course_tools.grading_judge import Settings, plan_steps
 from course_tools.grading_lesson import read_lesson
@@ -209,3 +216,15 @@ def test_a_renamed_notebook_is_found_with_a_note_and_two_are_refused(tmp_path):
     (path.parent / "another.ipynb").write_text('{"cells": 3}')
     with pytest.raises(SubmissionProblem, match="not a notebook"):
         load_notebook(path.parent / "another.ipynb")
+
+
+@pytest.mark.slow
+def test_the_command_grades_a_folder_and_writes_its_reports(tmp_path, capsys):
+    for kind in ("invalid_json", "no_notebook"):  # no sandbox needed: nothing runs
+        write_submission(tmp_path / "submitted", kind, kind)
+    main([LESSON, str(tmp_path / "submitted"), "--workers", "1"])
+    out = tmp_path / f"graded-{LESSON}"
+    summary = (out / "summary.txt").read_text()
+    assert "invalid_json: 0/8" in summary and "no_notebook: 0/8" in summary
+    assert (out / "feedback" / "no_notebook" / LESSON / f"{LESSON}.html").is_file()
+    assert "2 student(s)" in capsys.readouterr().out
