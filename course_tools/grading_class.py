@@ -69,6 +69,13 @@ def grade_student(source, student, folder, settings):
     return record
 
 
+def _one_thread():
+    """Judges compute with one thread, like the sandboxes: N judges do not fight over the cores,
+    and float32 results (a conv's summation order) come out the same on both sides."""
+    import torch
+    torch.set_num_threads(1)
+
+
 def _result_path(out, student):
     return Path(out) / "results" / f"{student}.json"
 
@@ -103,7 +110,7 @@ def grade_class(source, submissions, out, workers=None, settings=None, regrade=F
     if done:
         progress(f"{len(done)} student(s) already graded in {out}; grading {len(todo)}")
     context = multiprocessing.get_context("spawn")  # the judges import torch: no fork
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
         futures = {pool.submit(grade_student, str(source), student, str(folder), settings): student
                    for student, folder in todo.items()}
         failed = {}

@@ -30,6 +30,7 @@ from course_tools.grading_lesson import without_magics
 from course_tools.grading_protocol import (
     MessageTooLarge,
     ProtocolError,
+    apply_states,
     decode_value,
     read_reply,
     send_request,
@@ -235,7 +236,9 @@ class WorkerSession:
         if header.get("event") == "raised":
             raise _student_error(header.get("type"), str(header.get("message"))[:2000])
         try:
-            return decode_value(header.get("value"), blobs)
+            value = decode_value(header.get("value"), blobs)
+            apply_states(header.get("states"), args, blobs)
+            return value
         except ProtocolError as error:
             raise ExerciseStopped("crashed", f"{name} returned something unreadable: {error}") from None
 

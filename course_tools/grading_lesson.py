@@ -5,26 +5,34 @@ grade_id, points, and a source that calls the instant check and then the hidden 
 functions a graded cell tests are those the solution cell before it defines. The judge runs
 that source itself, with the lesson's first code cell (its imports) as its namespace.
 
-The reference modules blocked while a student's function runs are the ``course_utils``
-modules (outside ``course_utils.checks``) that the lesson's check functions or hidden tests
-import from (for lesson 01, ``course_utils.convolution`` and ``course_utils.geometry``), plus,
-where the checks compare with PyTorch instead, the modules in ``SOLVING_MODULES``.
+The references blocked while a student's function runs (names of modules, meaning all
+their functions, or of single functions): the lesson's entry in ``REFERENCES`` (the reference
+implementations of its exercises, chosen by hand so that the helpers a lesson teaches, such
+as ``evaluate`` or ``shift_image``, stay usable) and every check module its graded cells call
+(``course_utils.checks.convolution``...: their ``reference_*`` functions solve the exercises).
 """
 
 import ast
 import contextlib
-import inspect
 import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-# Reference implementations that no check imports (the checks compare with PyTorch).
-SOLVING_MODULES = {"04_backprop": ("course_utils.numpy_cnn.conv", "course_utils.numpy_cnn.pool",
-                                   "course_utils.numpy_cnn.loss")}
+REFERENCES = {
+    "01_convolution": ("course_utils.convolution", "course_utils.geometry.output_size"),
+    "02_receptive_fields": ("course_utils.receptive_field",),
+    "03_pooling": ("course_utils.pooling",),
+    "04_backprop": ("course_utils.numpy_cnn.conv", "course_utils.numpy_cnn.pool",
+                    "course_utils.numpy_cnn.loss"),
+    "05_training": ("course_utils.evaluation.accuracy_under_shift",),
+    "06_classic_architectures": ("course_utils.architectures.cost.count_macs",
+                                 "course_utils.architectures.vgg"),
+    "07_resnet": (),
+}
 
-__all__ = ["SOLVING_MODULES", "Exercise", "Lesson", "read_lesson", "without_magics", "reference_modules"]
+__all__ = ["REFERENCES", "Exercise", "Lesson", "read_lesson", "without_magics", "blocked_references"]
 
 
 @dataclass(frozen=True)
@@ -70,26 +78,15 @@ def _defined_functions(source):
     return tuple(node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef)))
 
 
-def _imported_course_modules(source):
-    """course_utils modules a cell imports names from (``from course_utils.x import y``)."""
-    tree = ast.parse(without_magics(source))
-    return {node.module for node in ast.walk(tree)
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course_utils.")}
-
-
-def reference_modules(test_sources, namespace):
-    """The course_utils modules whose functions solve the exercises (tuple of names)."""
-    modules = set()
+def blocked_references(lesson_name, test_sources, namespace):
+    """The references to block for a lesson (tuple of module or function names)."""
+    checks = set()
     for source in test_sources:
-        modules |= _imported_course_modules(source)
         for name in _called_names(source):
-            check = namespace.get(name)
-            if callable(check) and (getattr(check, "__module__", "") or "").startswith("course_utils.checks"):
-                module = inspect.getmodule(check)
-                modules |= {getattr(value, "__module__", "") for value in vars(module).values()
-                            if inspect.isfunction(value)}
-    return tuple(sorted(m for m in modules
-                        if m.startswith("course_utils.") and not m.startswith("course_utils.checks")))
+            module = getattr(namespace.get(name), "__module__", "") or ""
+            if module.startswith("course_utils.checks"):
+                checks.add(module)
+    return tuple(sorted(set(REFERENCES.get(lesson_name, ())) | checks))
 
 
 def _called_names(source):
@@ -122,6 +119,5 @@ def read_lesson(source_path, namespace=None):
         with contextlib.redirect_stdout(io.StringIO()):
             exec(compile(setup, f"{source_path}:imports", "exec"), namespace)
     name = Path(source_path).stem
-    references = reference_modules([e.test_source for e in exercises], namespace)
-    references = tuple(sorted(set(references) | set(SOLVING_MODULES.get(name, ()))))
+    references = blocked_references(name, [e.test_source for e in exercises], namespace)
     return Lesson(name, setup, tuple(exercises), references)

@@ -7,7 +7,9 @@ its binary blobs, and the judge reads them back as plain data only:
 
 * ``bool``, ``int``, ``float``, ``str``, ``None``, ``tuple`` and ``list`` of those: JSON;
 * numpy arrays and numbers: ``np.save(allow_pickle=False)`` of a numeric array;
-* torch tensors: ``torch.save`` of the tensor, read with ``torch.load(weights_only=True)``.
+* torch tensors: ``torch.save`` of the tensor, read with ``torch.load(weights_only=True)``;
+* models made of standard ``torch.nn`` layers: their description and weights
+  (:mod:`course_tools.grading_modules`), built again in the judge from torch's own classes.
 
 Anything else (a subclass's behaviour, an object with a lying ``__eq__``, a model) is sent as
 "unsupported" and becomes an :class:`Unsupported` value, which no check accepts. A value is
@@ -22,9 +24,11 @@ import sys
 
 import numpy as np
 
+from course_tools.grading_modules import build_module, describe_module, load_state, state_blob
+
 __all__ = ["MessageTooLarge", "ProtocolError", "Unsupported", "MAX_MESSAGE_BYTES",
            "send_frame", "read_frame", "send_request", "read_request", "send_reply", "read_reply",
-           "encode_value", "decode_value"]
+           "encode_value", "decode_value", "encode_states", "apply_states"]
 
 MAX_MESSAGE_BYTES = 64 * 2**20
 MAX_DEPTH, MAX_ITEMS, MAX_TEXT = 6, 100_000, 10_000
@@ -146,6 +150,13 @@ def encode_value(value, blobs, depth=0):
     if _is_tensor(value):
         blobs.append(_tensor_blob(value))
         return {"t": "tensor", "blob": len(blobs) - 1}
+    if _is_module(value):
+        try:
+            description = describe_module(value)
+        except TypeError as error:
+            return {"t": "unsupported", "type": f"{type(value).__name__} ({error})"}
+        blobs.append(state_blob(value.state_dict()))
+        return {"t": "module", "spec": description, "blob": len(blobs) - 1}
     if isinstance(value, (tuple, list)):
         items = tuple.__iter__(value) if isinstance(value, tuple) else list.__iter__(value)
         items = list(items)
@@ -154,6 +165,11 @@ def encode_value(value, blobs, depth=0):
         kind = "tuple" if isinstance(value, tuple) else "list"
         return {"t": kind, "v": [encode_value(item, blobs, depth + 1) for item in items]}
     return {"t": "unsupported", "type": type(value).__name__}
+
+
+def _is_module(value):
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.nn.Module)
 
 
 def _is_tensor(value):
@@ -198,6 +214,10 @@ def decode_value(description, blobs, depth=0):
             return array[()] if kind == "npscalar" else array
         if kind == "tensor":
             return _load_tensor(blobs[description["blob"]])
+        if kind == "module":
+            module = build_module(description["spec"])
+            module.load_state_dict(load_state(blobs[description["blob"]]), strict=True)
+            return module
         if kind in ("tuple", "list"):
             items = [decode_value(item, blobs, depth + 1) for item in description["v"]]
             return tuple(items) if kind == "tuple" else items
@@ -208,3 +228,35 @@ def decode_value(description, blobs, depth=0):
     except Exception as error:  # a malformed description: any type, any key
         raise ProtocolError(f"a malformed value ({type(error).__name__}: {error})") from None
     raise ProtocolError(f"a value of unknown kind {kind!r}")
+
+
+# --- Arguments changed in place ----------------------------------------------------------------
+
+def encode_states(args, blobs):
+    """Descriptions of the models' and optimizers' states among ``args`` after a call (a
+    function such as a training step changes them in place); their bytes go to ``blobs``."""
+    torch = sys.modules.get("torch")
+    states = []
+    for index, arg in enumerate(args if torch is not None else ()):
+        if isinstance(arg, (torch.nn.Module, torch.optim.Optimizer)):
+            blobs.append(state_blob(arg.state_dict()))
+            kind = "module" if isinstance(arg, torch.nn.Module) else "optimizer"
+            states.append({"arg": index, "kind": kind, "blob": len(blobs) - 1})
+    return states
+
+
+def apply_states(states, args, blobs):
+    """Load the states a call left in its arguments into the judge's own ``args``;
+    ProtocolError if they do not fit."""
+    import torch
+    try:
+        for state in states or []:
+            arg = args[int(state["arg"])]
+            wanted = torch.nn.Module if state["kind"] == "module" else torch.optim.Optimizer
+            if not isinstance(arg, wanted):
+                raise ProtocolError("a state for an argument of another kind")
+            arg.load_state_dict(load_state(blobs[int(state["blob"])]))
+    except ProtocolError:
+        raise
+    except Exception as error:  # a state of another shape, or malformed
+        raise ProtocolError(f"a changed argument that does not fit ({type(error).__name__})") from None

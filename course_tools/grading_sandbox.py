@@ -30,7 +30,7 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc/alter
                 "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
                 "/etc/fonts", "/etc/matplotlibrc")
 WORKER_FILES = ("course_tools/__init__.py", "course_tools/grading_protocol.py",
-                "course_tools/grading_worker.py")
+                "course_tools/grading_modules.py", "course_tools/grading_worker.py")
 DATA_PATHS = ("/usr/share/datasets/fashion-mnist",)
 COURSE_MOUNT = "/opt/course"
 

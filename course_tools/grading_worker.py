@@ -11,13 +11,14 @@ answers, the course's reference implementations named in the plan raise
 moved away before the first cell, and printed output is counted and discarded.
 """
 
+import inspect
 import io
 import os
 import signal
 import sys
 import traceback
 
-from course_tools.grading_protocol import encode_value, read_request, send_reply
+from course_tools.grading_protocol import encode_states, encode_value, read_request, send_reply
 
 OUTPUT_KEPT = 4096
 
@@ -91,18 +92,30 @@ def _ask_exit():
 blocked = []
 
 
-def block_references(module_names):
-    """Make every function defined in these modules raise ReferenceUnavailable, wherever it
-    is referenced from (the code object is swapped); returns what restores them."""
+def _functions(reference):
+    """The plain functions a reference names: a module's own functions, or one function."""
     import importlib
-    saved = []
-    for module_name in module_names:
-        module = importlib.import_module(module_name)
-        for value in vars(module).values():
-            if callable(value) and getattr(value, "__module__", None) == module_name \
-                    and hasattr(value, "__code__") and value.__closure__ is None:
-                saved.append((value, value.__code__, value.__defaults__, value.__kwdefaults__))
-                value.__code__ = _stub_for(value.__name__)
+    try:
+        module = importlib.import_module(reference)
+        return [value for value in vars(module).values()
+                if inspect.isfunction(value) and value.__module__ == reference]
+    except ImportError:
+        module_name, _, name = reference.rpartition(".")
+        function = getattr(importlib.import_module(module_name), name, None)
+        return [function] if inspect.isfunction(function) else []
+
+
+def block_references(references):
+    """Make every function the references name (modules or functions) raise
+    ReferenceUnavailable, wherever it is referenced from (its code object is swapped);
+    returns what restores them."""
+    saved, seen = [], set()
+    for reference in references:
+        for function in _functions(reference):
+            if function.__closure__ is None and id(function) not in seen:
+                seen.add(id(function))
+                saved.append((function, function.__code__, function.__defaults__, function.__kwdefaults__))
+                function.__code__ = _stub_for(function.__name__)
     return saved
 
 
@@ -144,12 +157,14 @@ def _reply_to_call(shell, names, request, replies):
         send_reply(replies, {"event": "raised", "type": type(error).__name__,
                              "message": str(error)[:2000], "blocked": sorted(set(blocked))})
         return
-    blobs = []
+    blobs, states = [], []
     try:
         description = encode_value(value, blobs)
+        states = encode_states(request["args"], blobs)
     except Exception as error:  # noqa: BLE001 - a value that cannot be read is unsupported
         description, blobs = {"t": "unsupported", "type": f"{type(value).__name__} ({error})"}, []
-    send_reply(replies, {"event": "value", "value": description, "blocked": sorted(set(blocked))}, blobs)
+    send_reply(replies, {"event": "value", "value": description, "states": states,
+                         "blocked": sorted(set(blocked))}, blobs)
 
 
 def serve_exercise(shell, grade_id, names, references, requests, replies):

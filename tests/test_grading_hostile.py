@@ -27,7 +27,14 @@ from course_tools.grading_class import (
 from course_tools.grading_course import make_course
 from course_tools.grading_judge import Settings, plan_steps
 from course_tools.grading_lesson import read_lesson
-from course_tools.grading_protocol import ProtocolError, Unsupported, decode_value, encode_value
+from course_tools.grading_protocol import (
+    ProtocolError,
+    Unsupported,
+    apply_states,
+    decode_value,
+    encode_states,
+    encode_value,
+)
 from course_tools.grading_sandbox import sandbox_mode
 from course_tools.grading_submissions import SubmissionProblem, load_notebook, locate_notebook
 from tests.hostile.variants import EXPECTED, LESSON, SOLUTION, build, write_submission
@@ -157,6 +164,40 @@ def test_anything_else_is_unsupported_and_no_check_accepts_it():
             Number().read(back, "f")
 
 
+def test_a_model_of_standard_layers_is_rebuilt_in_the_judge_with_its_weights():
+    block = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(inplace=True),
+                                torch.nn.BatchNorm2d(4), torch.nn.MaxPool2d(2)).eval()
+    back = roundtrip(block)
+    x = torch.randn(2, 3, 6, 6)
+    assert type(back) is torch.nn.Sequential and not back.training and torch.equal(back(x), block(x))
+
+
+def test_a_model_with_a_layer_of_its_own_or_a_patched_forward_is_unsupported():
+    class Cheat(torch.nn.Module):
+        def forward(self, x):
+            return x
+
+    patched = torch.nn.Sequential(torch.nn.ReLU())
+    patched[0].forward = lambda x: x
+    assert isinstance(roundtrip(torch.nn.Sequential(Cheat())), Unsupported)
+    assert isinstance(roundtrip(patched), Unsupported)
+
+
+def test_a_training_step_changes_the_judges_model_and_optimizer_as_in_place():
+    import pickle
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    there_model, there_optimizer = pickle.loads(pickle.dumps((model, optimizer)))  # the sandbox's copies
+    there_model(torch.randn(4, 3)).sum().backward()
+    there_optimizer.step()
+    blobs = []
+    states = json.loads(json.dumps(encode_states((there_model, there_optimizer, 5), blobs)))
+    apply_states(states, (model, optimizer, 5), blobs)
+    assert torch.equal(model.weight, there_model.weight) and optimizer.state_dict()["state"]
+    with pytest.raises(ProtocolError):
+        apply_states(states, (optimizer, model, 5), blobs)
+
+
 @pytest.mark.parametrize("description", [{"t": "int", "v": "3"}, {"t": "ndarray", "blob": 5}, {"t": "eval"},
                                          {"t": "tuple", "v": 3}, [], {"t": "bool", "v": 1}])
 def test_malformed_replies_are_protocol_errors(description):
@@ -194,7 +235,8 @@ def test_the_plan_judges_graded_cells_from_the_source_wherever_the_student_left_
 
 
 def test_the_lesson_blocks_its_reference_module_and_knows_its_points(lesson):
-    assert "course_utils.convolution" in lesson.references and lesson.max_points == 8
+    assert {"course_utils.convolution", "course_utils.checks.convolution"} <= set(lesson.references)
+    assert lesson.max_points == 8
     assert [e.functions for e in lesson.exercises] == [("conv2d_single",), ("conv_output_size",),
                                                        ("conv_as_matrix",)]
 
