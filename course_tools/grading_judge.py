@@ -41,14 +41,21 @@ __all__ = ["Settings", "ExerciseResult", "ExerciseStopped", "NotebookStopped", "
            "plan_steps", "grade_notebook", "judge_namespace", "drawn_at_grading_time"]
 
 
+# A call's and a cell's limits are CPU seconds, counted in the sandbox, so that a busy machine
+# does not fail honest work; the judge's wall-clock backstop for a call is WALL_SLACK times
+# longer (it stops what no CPU limit catches: sleeping, or catching the limit's exception).
+WALL_SLACK = 3
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Time limits (seconds) and sandbox options for grading one submission."""
+    """Limits (seconds) and sandbox options for grading one submission: a call's and a cell's
+    CPU time; an exercise's and the whole notebook's wall-clock time."""
 
     call_timeout: float = 10.0
-    exercise_timeout: float = 60.0
+    exercise_timeout: float = 120.0
     cell_timeout: float = 30.0
-    notebook_timeout: float = 300.0
+    notebook_timeout: float = 600.0
     limits: Limits = Limits()
     quick: bool = True
     allow_unsandboxed: bool = False
@@ -142,9 +149,8 @@ class WorkerSession:
         self.process = start_worker(settings.limits, settings.quick, settings.allow_unsandboxed)
         self.replies, self.cell, self.printed, self.cell_errors = queue.Queue(), None, 0, []
         threading.Thread(target=self._read, daemon=True).start()
-        self.send({"steps": steps, "first_exercise": first_exercise,
-                                          "references": list(references),
-                                          "cell_timeout": settings.cell_timeout})
+        self.send({"steps": steps, "first_exercise": first_exercise, "references": list(references),
+                   "cell_timeout": settings.cell_timeout, "call_timeout": settings.call_timeout})
 
     def _read(self):
         try:
@@ -234,6 +240,9 @@ class WorkerSession:
         if header.get("event") == "undefined":
             raise ExerciseStopped("failed", f"{name} is not defined")
         if header.get("event") == "raised":
+            if header.get("type") == "CpuTimeLimit":
+                raise ExerciseStopped("timeout", f"{name} used its CPU-time limit without returning "
+                                                 "(an endless loop?)")
             raise _student_error(header.get("type"), str(header.get("message"))[:2000])
         try:
             value = decode_value(header.get("value"), blobs)
@@ -306,7 +315,7 @@ def drawn_at_grading_time(secret):
 
 def _proxy(session, name, deadline):
     def proxy(*args, **kwargs):
-        return session.call(name, args, kwargs, min(deadline, time.monotonic() + proxy.call_timeout))
+        return session.call(name, args, kwargs, min(deadline, time.monotonic() + proxy.wall_timeout))
     proxy.__name__ = proxy.__qualname__ = name
     return proxy
 
@@ -333,7 +342,7 @@ def judge_exercise(lesson, exercise, session, settings):
     namespace = judge_namespace(lesson)
     proxies = {name: _proxy(session, name, deadline) for name in exercise.functions}
     for proxy in proxies.values():
-        proxy.call_timeout = settings.call_timeout
+        proxy.wall_timeout = WALL_SLACK * settings.call_timeout
     namespace.update(proxies)
     session.blocked, output, error = [], io.StringIO(), None
     try:

@@ -124,27 +124,42 @@ def restore_references(saved):
         function.__code__, function.__defaults__, function.__kwdefaults__ = code, defaults, kwdefaults
 
 
-def _on_alarm(signum, frame):
-    raise KeyboardInterrupt("cell time limit")
+class CpuTimeLimit(Exception):
+    """A call used more CPU time than the judge allows."""
+
+
+def _on_cell_limit(signum, frame):
+    raise KeyboardInterrupt("cell CPU-time limit")
+
+
+def _on_call_limit(signum, frame):
+    raise CpuTimeLimit("the call used more CPU time than the limit")
+
+
+def cpu_limit(seconds, handler):
+    """Raise from ``handler`` after ``seconds`` of this process's CPU time (0: no limit);
+    CPU time, unlike wall time, does not run out faster on a busy machine."""
+    signal.signal(signal.SIGPROF, handler)
+    signal.setitimer(signal.ITIMER_PROF, max(0.0, float(seconds)))
 
 
 def run_cell(shell, index, source, replies, cell_timeout):
     """Run one student cell; tell the judge which cell runs and how it ended."""
     send_reply(replies, {"event": "cell", "index": index})
-    signal.alarm(max(1, int(cell_timeout)))
+    cpu_limit(cell_timeout, _on_cell_limit)
     try:
         result = shell.run_cell(source, store_history=False, silent=False)
         error = result.error_before_exec or result.error_in_exec
     except BaseException as escaped:  # noqa: BLE001 - whatever a cell raises, the next one runs
         error = escaped
     finally:
-        signal.alarm(0)
+        cpu_limit(0, _on_cell_limit)
     if exit_requested:
         raise NotebookExit()
     return None if error is None else f"{type(error).__name__}: {error}"[:300]
 
 
-def _reply_to_call(shell, names, request, replies):
+def _reply_to_call(shell, names, request, replies, call_timeout):
     name = request["name"]
     function = shell.user_ns.get(name) if name in names else None
     if not callable(function):
@@ -152,7 +167,11 @@ def _reply_to_call(shell, names, request, replies):
         return
     del blocked[:]
     try:
-        value = function(*request["args"], **request.get("kwargs", {}))
+        cpu_limit(call_timeout, _on_call_limit)
+        try:
+            value = function(*request["args"], **request.get("kwargs", {}))
+        finally:
+            cpu_limit(0, _on_call_limit)
     except BaseException as error:  # noqa: BLE001 - reported to the judge as the function's error
         send_reply(replies, {"event": "raised", "type": type(error).__name__,
                              "message": str(error)[:2000], "blocked": sorted(set(blocked))})
@@ -167,15 +186,15 @@ def _reply_to_call(shell, names, request, replies):
                          "blocked": sorted(set(blocked))}, blobs)
 
 
-def serve_exercise(shell, grade_id, names, references, requests, replies):
+def serve_exercise(shell, grade_id, names, plan, requests, replies):
     """Answer the judge's calls of the exercise's functions until it says ``next``."""
     defined = [name for name in names if callable(shell.user_ns.get(name))]
     send_reply(replies, {"event": "exercise", "grade_id": grade_id, "defined": defined,
                          "printed": sys.stdout.written + sys.stderr.written})
-    saved = block_references(references)
+    saved = block_references(plan["references"])
     try:
         while (request := read_request(requests))["op"] == "call":
-            _reply_to_call(shell, names, request, replies)
+            _reply_to_call(shell, names, request, replies, plan["call_timeout"])
     finally:
         restore_references(saved)
 
@@ -188,7 +207,6 @@ def main():
     shell = InteractiveShell.instance()
     shell.enable_gui = lambda gui=None: None  # `%matplotlib inline` without a front end
     shell.ask_exit = _ask_exit
-    signal.signal(signal.SIGALRM, _on_alarm)
     first = plan.get("first_exercise", 0)
     exercise_number = 0
     for step in plan["steps"]:
@@ -200,7 +218,7 @@ def main():
                 return
             send_reply(replies, {"event": "cell_done", "index": step[1], "error": error})
         elif exercise_number >= first:
-            serve_exercise(shell, step[1], step[2], plan["references"], requests, replies)
+            serve_exercise(shell, step[1], step[2], plan, requests, replies)
             exercise_number += 1
         else:
             exercise_number += 1

@@ -39,7 +39,7 @@ from course_tools.grading_sandbox import sandbox_mode
 from course_tools.grading_submissions import SubmissionProblem, load_notebook, locate_notebook
 from tests.hostile.variants import EXPECTED, LESSON, SOLUTION, build, write_submission
 
-SETTINGS = Settings(call_timeout=3, exercise_timeout=20, cell_timeout=5, notebook_timeout=120)
+SETTINGS = Settings(call_timeout=3, exercise_timeout=60, cell_timeout=30, notebook_timeout=300)
 needs_sandbox = pytest.mark.skipif(sandbox_mode() != "bwrap",
                                    reason="bubblewrap cannot run here (apt-get install bubblewrap)")
 
