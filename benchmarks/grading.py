@@ -30,14 +30,26 @@ from course_tools.grading_judge import Settings  # noqa: E402
 from tests.hostile.variants import EXPECTED, LESSON, write_submission  # noqa: E402
 
 
+def solution_notebook(lesson, folder):
+    """solutions/LESSON.ipynb, or one made from its jupytext script if it has no pair yet."""
+    notebook = ROOT / "solutions" / f"{lesson}.ipynb"
+    if notebook.exists():
+        return notebook
+    import jupytext
+    made = folder / f"{lesson}.ipynb"
+    jupytext.write(jupytext.read(ROOT / "solutions" / f"{lesson}.py"), made)
+    return made
+
+
 def lesson_seconds(lesson, folder, settings):
     """(wall seconds with the judge's start-up, seconds in the judge, points, max points,
     failing graded cells) for one solution notebook graded alone."""
     submissions = folder / lesson / "submitted"
     (submissions / "solution").mkdir(parents=True)
-    shutil.copy(ROOT / "solutions" / f"{lesson}.ipynb", submissions / "solution" / f"{lesson}.ipynb")
+    source = solution_notebook(lesson, folder)
+    shutil.copy(source, submissions / "solution" / f"{lesson}.ipynb")
     started = time.monotonic()
-    record = grade_class(ROOT / "solutions" / f"{lesson}.ipynb", submissions, folder / lesson / "out",
+    record = grade_class(source, submissions, folder / lesson / "out",
                          workers=1, settings=settings, progress=lambda line: None)["solution"]
     failing = [f"{e['grade_id']}: {e['message'][:80]}" for e in record["exercises"]
                if e["status"] != "passed"]
@@ -62,7 +74,7 @@ def class_seconds(size, workers, folder, settings):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    lessons = sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb"))
+    lessons = sorted({p.stem for p in (ROOT / "solutions").glob("[0-9]*.py")})
     parser.add_argument("--lessons", nargs="*", default=lessons)
     parser.add_argument("--class-size", type=int, default=50)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
