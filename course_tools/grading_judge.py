@@ -282,11 +282,17 @@ _namespaces = {}
 
 
 def judge_namespace(lesson):
-    """The lesson's imports cell, run once per judge process (a copy for each exercise)."""
+    """The lesson's imports cell and context cells (instructor code), run once per judge
+    process; a copy for each exercise. A context cell that fails leaves its names undefined:
+    the graded test that needs them reports it."""
     if lesson.name not in _namespaces:
         namespace = {"__name__": "__judge__"}
         with contextlib.redirect_stdout(io.StringIO()):
             exec(compile(lesson.setup_source, f"<{lesson.name} imports>", "exec"), namespace)
+            for number, source in enumerate(lesson.context):
+                with contextlib.suppress(Exception):
+                    code = compile(without_magics(source), f"<{lesson.name} context {number}>", "exec")
+                    exec(code, namespace)
         _namespaces[lesson.name] = namespace
     return dict(_namespaces[lesson.name])
 

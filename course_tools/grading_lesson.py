@@ -3,7 +3,8 @@
 A lesson's exercises are its graded cells (nbgrader metadata ``"grade": true``): each has a
 grade_id, points, and a source that calls the instant check and then the hidden tests. The
 functions a graded cell tests are those the solution cell before it defines. The judge runs
-that source itself, with the lesson's first code cell (its imports) as its namespace.
+that source itself, with the lesson's first code cell (its imports) as its namespace, plus
+the few instructor cells that define what a hidden test uses besides (:func:`context_cells`).
 
 The references blocked while a student's function runs (names of modules, meaning all
 their functions, or of single functions): the lesson's entry in ``REFERENCES`` (the reference
@@ -13,6 +14,7 @@ as ``evaluate`` or ``shift_image``, stay usable) and every check module its grad
 """
 
 import ast
+import builtins
 import contextlib
 import io
 from dataclasses import dataclass
@@ -32,7 +34,8 @@ REFERENCES = {
     "07_resnet": (),
 }
 
-__all__ = ["REFERENCES", "Exercise", "Lesson", "read_lesson", "without_magics", "blocked_references"]
+__all__ = ["REFERENCES", "Exercise", "Lesson", "read_lesson", "without_magics", "blocked_references",
+           "context_cells"]
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,14 @@ class Exercise:
 
 @dataclass(frozen=True)
 class Lesson:
-    """A lesson as the judge sees it: name, the imports cell, exercises, blocked modules."""
+    """A lesson as the judge sees it: name, the imports cell, exercises, blocked references,
+    and the instructor's cells that define what the graded cells need besides the imports."""
 
     name: str
     setup_source: str
     exercises: tuple
     references: tuple
+    context: tuple = ()
 
     @property
     def max_points(self):
@@ -89,6 +94,51 @@ def blocked_references(lesson_name, test_sources, namespace):
     return tuple(sorted(set(REFERENCES.get(lesson_name, ())) | checks))
 
 
+MAX_CONTEXT_CELLS = 5
+
+
+def _names(source):
+    """(names read, names bound) by a cell's code; both empty if it does not parse."""
+    try:
+        tree = ast.parse(without_magics(source))
+    except SyntaxError:
+        return set(), set()
+    read, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return read, bound
+
+
+def context_cells(plain_sources, test_sources, known):
+    """The instructor's plain cells (sources, in notebook order) that define what the graded
+    cells read but neither bind nor import (lesson 05's ``test_x``), with what those read in
+    turn; () if none, or if more than MAX_CONTEXT_CELLS would be needed."""
+    parsed = [(source, *_names(source)) for source in plain_sources]
+    wanted = set()
+    for source in test_sources:
+        read, bound = _names(source)
+        wanted |= read - bound
+    wanted -= known
+    chosen, provided = set(), set()
+    while wanted:
+        name = wanted.pop()
+        index = next((i for i, (_, _, bound) in enumerate(parsed) if name in bound), None)
+        if index is None or index in chosen:
+            continue
+        chosen.add(index)
+        if len(chosen) > MAX_CONTEXT_CELLS:
+            return ()
+        _, read, bound = parsed[index]
+        provided |= bound
+        wanted |= read - bound - known - provided
+    return tuple(parsed[i][0] for i in sorted(chosen))
+
+
 def _called_names(source):
     tree = ast.parse(without_magics(source))
     return {node.func.id for node in ast.walk(tree)
@@ -119,5 +169,10 @@ def read_lesson(source_path, namespace=None):
         with contextlib.redirect_stdout(io.StringIO()):
             exec(compile(setup, f"{source_path}:imports", "exec"), namespace)
     name = Path(source_path).stem
-    references = blocked_references(name, [e.test_source for e in exercises], namespace)
-    return Lesson(name, setup, tuple(exercises), references)
+    tests = [e.test_source for e in exercises]
+    references = blocked_references(name, tests, namespace)
+    functions = {function for exercise in exercises for function in exercise.functions}
+    plain = [cell.source for cell in code[1:]
+             if not _nbgrader(cell).get("grade") and not _nbgrader(cell).get("solution")]
+    context = context_cells(plain, tests, set(namespace) | set(dir(builtins)) | functions)
+    return Lesson(name, setup, tuple(exercises), references, context)

@@ -26,7 +26,7 @@ from course_tools.grading_class import (
 )
 from course_tools.grading_course import make_course
 from course_tools.grading_judge import Settings, plan_steps
-from course_tools.grading_lesson import read_lesson
+from course_tools.grading_lesson import context_cells, read_lesson
 from course_tools.grading_protocol import (
     ProtocolError,
     Unsupported,
@@ -239,6 +239,14 @@ def test_the_lesson_blocks_its_reference_module_and_knows_its_points(lesson):
     assert lesson.max_points == 8
     assert [e.functions for e in lesson.exercises] == [("conv2d_single",), ("conv_output_size",),
                                                        ("conv_as_matrix",)]
+
+
+def test_the_judge_runs_only_the_instructor_cells_a_hidden_test_needs():
+    plain = ["x = load()", "data = 1\nfigure(data)", "test_x = data + 1", "test_x = 5  # a later rebinding"]
+    tests = ["check(f)\n_y = f(test_x)\nassert _y == test_x + 1"]
+    assert context_cells(plain, tests, known={"load", "figure", "check", "f"}) == ("data = 1\nfigure(data)",
+                                                                                 "test_x = data + 1")
+    assert context_cells(plain, ["check(f)"], known={"check", "f"}) == ()
 
 
 @pytest.mark.parametrize("kind, words", [("invalid_json", "not valid JSON"), ("no_notebook", "no notebook")])
