@@ -32,6 +32,8 @@ REFERENCES = {
     "06_classic_architectures": ("course_utils.architectures.cost.count_macs",
                                  "course_utils.architectures.vgg"),
     "07_resnet": (),
+    "09_feature_visualization": ("course_utils.interpret.regularizers", "course_utils.interpret.fooling",
+                                 "course_utils.interpret.dissection"),
 }
 
 __all__ = ["REFERENCES", "Exercise", "Lesson", "read_lesson", "without_magics", "blocked_references",

@@ -30,7 +30,7 @@
 # * write a VGG block and an Inception module's forward pass;
 # * tell model parallelism (AlexNet's two GPUs, a grouped convolution) from data parallelism (DDP).
 #
-# **Time.** About 137 minutes: 2,748 words to read (19 min at 150 words a minute), 449 lines of code to read and run (57 min at 8 a minute), 3 graded exercises (45 min), and 16 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
+# **Time.** About 136 minutes: 2,748 words to read (19 min at 150 words a minute), 448 lines of code to read and run (56 min at 8 a minute), 3 graded exercises (45 min), and 16 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
 #
 # Three graded exercises (⭐), each with an instant check. If you are stuck, run the rest of the
 # notebook: later cells use `course_utils`.

@@ -34,7 +34,7 @@
 # * count the layers, parameters and MACs of any ResNet, basic or bottleneck, and compare deep-narrow
 #   and shallow-wide networks at equal parameters.
 #
-# **Time.** About 144 minutes: 2,473 words to read (17 min at 150 words a minute), 347 lines of code to read and run (44 min at 8 a minute), 3 graded exercises (45 min), and 38 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
+# **Time.** About 144 minutes: 2,481 words to read (17 min at 150 words a minute), 349 lines of code to read and run (44 min at 8 a minute), 3 graded exercises (45 min), and 38 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
 #
 # Three graded exercises (⭐), each with an instant check. If you are stuck, run the rest of the
 # notebook: later cells use `course_utils`.
@@ -58,6 +58,7 @@ import torch.nn.functional as F
 from course_utils.architectures import build, count_macs, count_parameters
 from course_utils.architectures.resnet_small import SmallBlock, plain_small, resnet_small
 from course_utils.checks import check_basic_block_forward, check_batchnorm_eval, check_residual_gradient
+from course_utils.checks.resnet import reference_residual_gradient
 from course_utils.data import load_fashion_mnist, train_val_split
 from course_utils.runtime import quick_mode, quick_or_full, seed_everything
 from course_utils.training import describe_device, evaluate, fit, pick_device
@@ -165,6 +166,7 @@ def batchnorm_eval(x, running_mean, running_var, gamma, beta, eps=1e-5):
     ### END SOLUTION
 
 
+# %% tags=["raises-exception"]
 check_batchnorm_eval(batchnorm_eval)
 
 # %% nbgrader={"grade": true, "grade_id": "batchnorm_eval_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false} tags=["raises-exception"]
@@ -316,6 +318,7 @@ def basic_block_forward(x, conv1, bn1, conv2, bn2, shortcut):
     ### END SOLUTION
 
 
+# %% tags=["raises-exception"]
 check_basic_block_forward(basic_block_forward)
 
 # %% nbgrader={"grade": true, "grade_id": "basic_block_forward_tests", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false} tags=["raises-exception"]
@@ -385,6 +388,7 @@ def residual_gradient(h0, weights):
     ### END SOLUTION
 
 
+# %% tags=["raises-exception"]
 check_residual_gradient(residual_gradient)
 
 # %% nbgrader={"grade": true, "grade_id": "residual_gradient_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false} tags=["raises-exception"]
@@ -401,7 +405,8 @@ assert np.allclose(residual_gradient(_h0.detach().numpy(), _w), _h0.grad.numpy()
 
 # %% [markdown]
 # With random weights, how does the size of ∂h<sub>L</sub>/∂h<sub>0</sub> change with depth, with
-# and without the shortcut? 2,000 random stacks per depth (weights normal with standard deviation
+# and without the shortcut (computed with the course's `reference_residual_gradient`, the same
+# formula)? 2,000 random stacks per depth (weights normal with standard deviation
 # 0.5, starting values standard normal):
 
 # %%
@@ -422,7 +427,7 @@ for depth in depths:
     for _ in range(2_000):
         weights, start = rng.normal(0, 0.5, depth), rng.normal(0, 1, 1)
         plain.append(abs(plain_gradient(start, weights)[0]))
-        residual.append(abs(residual_gradient(start, weights)[0]))
+        residual.append(abs(reference_residual_gradient(start, weights)[0]))
     median_size["plain"].append(np.median(plain))
     median_size["residual"].append(np.median(residual))
 for depth, p, r in zip(depths, median_size["plain"], median_size["residual"]):
