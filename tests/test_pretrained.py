@@ -77,6 +77,14 @@ def test_shipped_checkpoints_are_listed_small_and_documented():
     assert MANIFEST["small_cnn"]["test_accuracy"] >= 0.93
 
 
+def test_shipped_resnet_is_small_and_reaches_its_target():
+    info = MANIFEST["resnet"]
+    assert info["model"] == "resnet_small" and info["parameters"] < 1_000_000
+    assert info["parameters"] == count_parameters(load_pretrained("resnet"))
+    assert "--val-size" not in info["command"] and info["val_images"] == 5000  # chosen on validation
+    assert info["test_accuracy"] >= 0.945
+
+
 def fashion_mnist_test():
     try:
         return load_fashion_mnist("test", download=False)
