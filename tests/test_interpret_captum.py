@@ -9,7 +9,6 @@ largest |logit|). Captum is a test dependency only.
 
 import pytest
 import torch
-import torch.nn as nn
 
 from course_utils.data import DatasetError, load_fashion_mnist
 from course_utils.interpret import (
@@ -22,6 +21,7 @@ from course_utils.interpret import (
     smoothgrad,
 )
 from course_utils.pretrained import load_pretrained
+from tests.tiny_nets import tiny_net
 
 captum_attr = pytest.importorskip("captum.attr")
 
@@ -30,30 +30,6 @@ pytestmark = [pytest.mark.usefixtures("one_thread"),
               pytest.mark.filterwarnings("ignore:Input Tensor:UserWarning"),
               pytest.mark.filterwarnings("ignore:Setting backward hooks:UserWarning")]
 RELATIVE_TOLERANCE = 1e-5
-
-
-class TinyNet(nn.Module):
-    """3×12×12 -> 5 logits: conv, ReLU, max pool, conv, BN, in-place ReLU, global average pool, fc."""
-
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(4, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(inplace=True))
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(6, 5)
-
-    def forward(self, x):
-        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
-
-
-def tiny_net():
-    torch.manual_seed(0)
-    model = TinyNet()
-    bn = model.features[4]
-    bn.running_mean.uniform_(-0.2, 0.2)
-    bn.running_var.uniform_(0.5, 2.0)
-    return model.eval()
 
 
 def fashion_images(count=3):
