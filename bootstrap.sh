@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Set up the course in ./.venv, then open it in JupyterLab or run the tests.
 #
-#   bash bootstrap.sh lab      set up, then open the course in JupyterLab
-#   bash bootstrap.sh test     set up, then run every test (unit tests + nbval)
-#   bash bootstrap.sh setup    set up only
+#   bash bootstrap.sh lab          students: the course's packages, then JupyterLab on notebooks/
+#   bash bootstrap.sh instructor   instructors: adds nbgrader and jupytext, then JupyterLab on the course
+#   bash bootstrap.sh test         maintainers: adds the test tools, then runs every test
+#   bash bootstrap.sh setup        set up for the tests (as CI does), open nothing
 #
+# A student's set-up installs nothing for grading, so their JupyterLab shows no nbgrader menus.
 # Safe to re-run: each step is skipped when it is already done.
 # TORCH_VARIANT=cpu|cuda overrides the automatic choice of PyTorch build.
 set -euo pipefail
@@ -60,35 +62,47 @@ install_torch() {
     fi
 }
 
+# install_course EXTRAS: course_utils with the given pip extras ("" for a student).
 install_course() {
-    local stamp=$VENV/.course-installed want
+    local extras=$1 stamp want
+    stamp=$VENV/.course-installed${extras:+-${extras//,/-}}
     want=$(cat pyproject.toml | sha256sum | cut -c1-16)
     [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return
-    say "installing course_utils and the notebook tools"
-    "$PY" -m pip install -q -e ".[tests,instructor]"
+    say "installing course_utils${extras:+ with its $extras tools}"
+    "$PY" -m pip install -q -e ".${extras:+[$extras]}"
     echo "$want" > "$stamp"
 }
 
+# setup EXTRAS
 setup() {
     install_data
     make_venv
     install_torch
-    install_course
+    install_course "$1"
     say "ready: $("$PY" -c 'import torch; print("torch", torch.__version__, "| CUDA" if torch.cuda.is_available() else "| CPU")')"
 }
 
+open_lab() {
+    local root_flag=(); [ "$(id -u)" = 0 ] && root_flag=(--allow-root)
+    exec "$VENV/bin/jupyter" lab "${root_flag[@]}" "$@"
+}
+
 case "${1:-}" in
-    setup) setup ;;
+    setup) setup tests,instructor ;;
     lab)
-        setup
+        setup ""
         shift
-        root_flag=(); [ "$(id -u)" = 0 ] && root_flag=(--allow-root)
-        exec "$VENV/bin/jupyter" lab "${root_flag[@]}" notebooks/ "$@" ;;
+        open_lab notebooks/ "$@" ;;
+    instructor)
+        setup instructor
+        shift
+        say "grading: python scripts/grade_class.py --help (README, 'Instructors')"
+        open_lab "$@" ;;
     test)
-        setup
+        setup tests,instructor
         shift
         exec "$PY" -m pytest "$@" ;;
     *)
-        echo "usage: bash bootstrap.sh lab|test|setup" >&2
+        echo "usage: bash bootstrap.sh lab|instructor|test|setup" >&2
         exit 2 ;;
 esac

@@ -32,6 +32,8 @@ REFERENCES = {
     "06_classic_architectures": ("course_utils.architectures.cost.count_macs",
                                  "course_utils.architectures.vgg"),
     "07_resnet": (),
+    "08_what_cnns_learn": ("course_utils.interpret.saliency", "course_utils.interpret.occlusion",
+                           "course_utils.interpret.grad_cam"),
     "09_feature_visualization": ("course_utils.interpret.regularizers", "course_utils.interpret.fooling",
                                  "course_utils.interpret.dissection"),
 }

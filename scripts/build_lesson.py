@@ -7,7 +7,8 @@
 2. the notebook is executed top to bottom in a fresh kernel, in full mode
    (COURSE_QUICK is unset), and saved with its outputs;
 3. the header's "**Time.**" paragraph is recomputed (course_tools.lesson_time) with the
-   execution's measured minutes;
+   execution's measured minutes, and each stored widget output gets a static image of its
+   initial figure (course_tools.widget_snapshots);
 4. scripts/release.py regenerates notebooks/NN_slug.ipynb.
 """
 
@@ -25,6 +26,7 @@ from nbclient import NotebookClient
 
 from course_tools.kernel_polling import poll_in_slices
 from course_tools.lesson_time import with_time_paragraph
+from course_tools.widget_snapshots import add_static_images
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,6 +53,7 @@ def execute(ipynb_path, timeout):
     run_minutes = math.ceil((time.monotonic() - start) / 60)
     if any(cell.cell_type == "markdown" and "**Time.**" in cell.source for cell in notebook.cells):
         with_time_paragraph(notebook, run_minutes)
+    add_static_images(notebook)
     nbformat.write(notebook, ipynb_path)
 
 

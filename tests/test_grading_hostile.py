@@ -5,6 +5,7 @@ sandboxes with two judges: each kind gets its expected points and words, the gra
 `nbgrader export` get the judge's scores, an interrupted run resumes, and the plain-data
 protocol turns lying values into ones that compare honestly."""
 
+import importlib
 import json
 import os
 import subprocess
@@ -26,7 +27,7 @@ from course_tools.grading_class import (
 )
 from course_tools.grading_course import make_course
 from course_tools.grading_judge import Settings, plan_steps
-from course_tools.grading_lesson import context_cells, read_lesson
+from course_tools.grading_lesson import REFERENCES, context_cells, read_lesson
 from course_tools.grading_protocol import (
     ProtocolError,
     Unsupported,
@@ -37,7 +38,7 @@ from course_tools.grading_protocol import (
 )
 from course_tools.grading_sandbox import sandbox_mode
 from course_tools.grading_submissions import SubmissionProblem, load_notebook, locate_notebook
-from tests.hostile.variants import EXPECTED, LESSON, SOLUTION, build, write_submission
+from tests.hostile.variants import EXPECTED, LESSON, ROOT, SOLUTION, build, write_submission
 
 SETTINGS = Settings(call_timeout=3, exercise_timeout=60, cell_timeout=30, notebook_timeout=300)
 needs_sandbox = pytest.mark.skipif(sandbox_mode() != "bwrap",
@@ -239,6 +240,17 @@ def test_the_lesson_blocks_its_reference_module_and_knows_its_points(lesson):
     assert lesson.max_points == 8
     assert [e.functions for e in lesson.exercises] == [("conv2d_single",), ("conv_output_size",),
                                                        ("conv_as_matrix",)]
+
+
+def test_every_lesson_names_its_references_and_each_one_exists():
+    lessons = {path.stem for path in (ROOT / "solutions").glob("*.ipynb")}
+    assert set(REFERENCES) == lessons, "a lesson without an entry in REFERENCES is graded unblocked"
+    for name in (name for names in REFERENCES.values() for name in names):
+        module, _, attribute = name.rpartition(".")
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError:
+            assert hasattr(importlib.import_module(module), attribute), name
 
 
 def test_the_judge_runs_only_the_instructor_cells_a_hidden_test_needs():

@@ -71,10 +71,20 @@ def test_relu_layers_skips_linear_and_unused_relus():
     assert relu_layers(model, IMAGES[0]) == ["1", "4"]
 
 
-def test_nothing_is_computed_before_the_button(calls):
-    explorer = explorer_for(unit=2, steps=64)
-    assert calls == [] and explorer.result is None and explorer.figure is None
+def test_nothing_is_optimised_before_the_button_but_the_top_images_show(calls):
+    explorer = explorer_for(layer="4", unit=2, steps=64)
+    assert calls == [] and explorer.result is None
     assert "Press Visualise" in explorer.caption.value
+    placeholder, *tops = explorer.figure.axes
+    assert not placeholder.images and "press Visualise" in placeholder.texts[0].get_text()
+    assert placeholder.get_title() == "priors L2 + TV + jitter, 64 steps"
+    expected = unit_means(explorer.model, "4", IMAGES)[:, 2].topk(6)
+    assert explorer.top_indices == expected.indices.tolist()
+    assert [ax.get_title() for ax in tops] == [f"#{index}: {value:.3g}" for index, value
+                                               in zip(explorer.top_indices, explorer.top_activations)]
+    shown = explorer.figure
+    explorer.priors.value = "none"
+    assert explorer.figure is not shown and explorer.figure.axes[0].get_title().startswith("priors none")
 
 
 def test_the_button_runs_maximize_activation_with_the_controls(calls):
@@ -110,7 +120,7 @@ def test_the_cache_reuses_results_per_setting(calls):
     explorer.button.click()
     first = explorer.result
     explorer.unit.value = 3
-    assert explorer.result is first and "Press Visualise" in explorer.caption.value  # kept, not computed
+    assert explorer.result is None and "Press Visualise" in explorer.caption.value  # not computed
     explorer.button.click()
     second = explorer.result
     assert len(calls) == 2 and second is not first
@@ -188,20 +198,20 @@ def test_a_dead_unit_gets_a_message():
     assert explorer.message == ""
 
 
-def test_a_failed_optimisation_explains_and_keeps_the_last_picture(monkeypatch):
+def test_a_failed_optimisation_explains_and_keeps_the_picture(monkeypatch):
     explorer = explorer_for(steps=32)
     explorer.button.click()
-    figure, result = explorer.figure, explorer.result
 
     def failing(*args, **kwargs):
         raise ValueError("channel must be an int from 0 to 3")
 
     monkeypatch.setattr(module, "maximize_activation", failing)
     explorer.unit.value = 1
+    figure = explorer.figure
     explorer.button.click()
     assert explorer.message.startswith("Could not optimise an image for unit 1 of 1: channel must be")
     assert explorer.message in explorer.caption.value
-    assert explorer.figure is figure and explorer.result is result and not explorer.button.disabled
+    assert explorer.figure is figure and explorer.result is None and not explorer.button.disabled
 
 
 def test_models_keep_their_modes():

@@ -89,15 +89,16 @@ class UnitExplorer:
     :func:`course_utils.interpret.maximize_activation` (seed 0, the images' size) and shows,
     left, the image it found and, right, the ``TOP`` images of ``images`` with the largest
     activation of the unit, each titled with its index and activation; the caption compares
-    the activation reached with the best image's. A result is kept for its (layer, unit,
+    the activation reached with the best image's. Before "Visualise" the top images are shown
+    at once, beside a panel that asks for the button. A result is kept for its (layer, unit,
     priors, steps): coming back to them shows it without computing again. ``visualise()``
     does what the button does; ``cache`` maps each setting (``key()``) to its result.
 
     After each "Visualise" these attributes hold what is shown: ``result`` (the
     :class:`~course_utils.interpret.maximize.Maximization`), ``top_indices`` and
     ``top_activations`` (lists, largest first), ``figure``, and ``message`` (what went wrong
-    or a note, else ""). Changing a control to a setting not computed yet keeps the picture
-    and asks for "Visualise".
+    or a note, else ""). Changing a control to a setting not computed yet shows that unit's
+    top images (``result`` is None) and asks for "Visualise".
 
     Layout: controls (5 rows, 300 px wide) left of a two-line caption and a figure of
     660 × 300 px. Display it by leaving it as the last expression of a cell.
@@ -162,14 +163,16 @@ class UnitExplorer:
         self._choice_changed()
 
     def _choice_changed(self):
-        """Show the cached result for the new setting, or ask for "Visualise"."""
+        """Show the cached result for the new setting, or the unit's top images and ask for "Visualise"."""
         if self.key() in self.cache:
             self._show(self.key())
             return
         layer, unit, _, steps = self.key()
-        self.message = ""
+        self.result, self.message = None, ""
+        self._rank(layer, unit)
         self.caption.value = (f"Press Visualise to optimise an image for unit {unit} of {layer} "
                               f"({steps} steps, a few seconds).")
+        self._redraw(unit)
 
     def ranking(self, layer):
         """Every unit's activation for every image of ``images`` at ``layer``: N×K (cached)."""
@@ -191,28 +194,35 @@ class UnitExplorer:
                                                       regularizers=PRIORS[priors])
             except (RuntimeError, ValueError) as error:
                 self.message = (f"Could not optimise an image for unit {unit} of {layer}: {error}. Pick "
-                                "another layer or unit; the picture still shows the last result.")
+                                "another layer or unit.")
                 self.caption.value = f"<span style='color:#b00'>{self.message}</span>"
                 return
             finally:
                 self.button.disabled = False
         self._show(key)
 
-    def _show(self, key):
-        layer, unit, priors, steps = key
-        self.result = self.cache[key]
+    def _rank(self, layer, unit):
         column = self.ranking(layer)[:, unit]
         top = column.topk(min(TOP, len(column)))
         self.top_indices, self.top_activations = top.indices.tolist(), top.values.tolist()
+
+    def _show(self, key):
+        layer, unit, priors, steps = key
+        self.result = self.cache[key]
+        self._rank(layer, unit)
         best, reached = self.top_activations[0], self.result.activation
         self.message = self._note(layer, unit, best, reached)
         kind = "class" if layer == LOGITS else "unit"
         comparison = (f"{kind.capitalize()} {unit} of {layer}, priors {priors}, {steps} steps: the image "
-                      f"reaches {reached:.3g}; the best of the {len(column)} images {best:.3g}")
+                      f"reaches {reached:.3g}; the best of the {len(self.images)} images {best:.3g}")
         if best > 0:
             comparison += f" ({reached / best:.2g}×)"
         self.caption.value = comparison + "." + (f"<br><span style='color:#b00'>{self.message}</span>"
                                                  if self.message else "")
+        self._redraw(unit)
+
+    def _redraw(self, unit):
+        kind = "class" if self.layer.value == LOGITS else "unit"
         self.output.clear_output(wait=True)
         with self.output:
             self._draw(f"{kind} {unit}")
@@ -232,8 +242,13 @@ class UnitExplorer:
         grid = fig.add_gridspec(2, 5)
         shown = {"vmin": 0.0, "vmax": 1.0}
         synthetic = fig.add_subplot(grid[:, :2])
-        synthetic.imshow(_picture(self.result.image), **shown, **_colours(self.result.image))
-        synthetic.set_title(f"maximises {unit_words}: {self.result.activation:.3g}", fontsize=9)
+        if self.result is None:
+            synthetic.text(0.5, 0.5, f"image for {unit_words}:\npress Visualise", ha="center", va="center",
+                           fontsize=10, color="0.4", transform=synthetic.transAxes)
+            synthetic.set_title(f"priors {self.priors.value}, {self.steps.value} steps", fontsize=9)
+        else:
+            synthetic.imshow(_picture(self.result.image), **shown, **_colours(self.result.image))
+            synthetic.set_title(f"maximises {unit_words}: {self.result.activation:.3g}", fontsize=9)
         for place, (index, value) in enumerate(zip(self.top_indices, self.top_activations)):
             ax = fig.add_subplot(grid[place // 3, 2 + place % 3])
             ax.imshow(_picture(self.images[index]), **shown, **_colours(self.images[index]))
