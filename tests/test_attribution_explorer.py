@@ -252,3 +252,15 @@ def test_layout_fits_a_window_1000_pixels_high(models):
     caption = int(explorer.caption.layout.height.removesuffix("px"))
     assert caption + height + 8 <= 500
     assert 32 * len(rows) <= 500  # an ipywidgets control row is about 32 px high
+
+
+def test_the_map_title_says_whose_score_it_explains_even_when_they_agree(models):
+    model = models["pooled"]
+    with torch.no_grad():
+        predictions = model(IMAGES).argmax(1)
+    explorer = AttributionExplorer({"pooled": model}, IMAGES, predictions)  # every label predicted
+    name = CLASS_NAMES[int(predictions[0])]
+    explorer.target_choice.value = "true label"
+    assert explorer.figure.axes[1].get_title().endswith(f"for the true label '{name}'")
+    explorer.target_choice.value = "predicted"
+    assert explorer.figure.axes[1].get_title().endswith(f"for the prediction '{name}'")

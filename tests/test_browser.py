@@ -105,12 +105,23 @@ def lab(tmp_path_factory):
         _wait_for_server(base, server, folder / "server.log")
         yield base, folder
     finally:
-        os.killpg(server.pid, signal.SIGTERM)  # the server and the kernels it started
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_group(server)  # the server and the kernels it started
         log.close()
+
+
+def stop_group(process, timeout=30):
+    """SIGTERM a process group (the server and its kernels); SIGKILL what is left after ``timeout`` s."""
+    os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        process.poll()
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
 
 
 def _wait_for_server(base, server, log_path, timeout=120):
@@ -253,6 +264,31 @@ def move(kind, control):
     return f"button {control.inner_text()!r} pressed", lambda: None
 
 
+def is_enabled(kind, control):
+    if kind == "slider":
+        return control.evaluate("node => !node.closest('.noUi-target').hasAttribute('disabled')")
+    if kind == "toggle":
+        return control.locator("button:enabled").count() > 1
+    return control.is_enabled()
+
+
+def enable(page, root, kind, control):
+    """Make a disabled control usable as a user would, by trying the other dropdowns' options
+    (an explorer's layer menu that only Grad-CAM uses, say); returns what puts them back."""
+    for select in root.locator(".widget-dropdown select").all():
+        if not select.is_enabled():
+            continue
+        original = select.evaluate("node => node.options[node.selectedIndex].text")
+        for option in select.locator("option").all_inner_texts():
+            select.select_option(label=option)
+            settled_figure(page, root)
+            if is_enabled(kind, control):
+                return lambda: (select.select_option(label=original), settled_figure(page, root))
+        select.select_option(label=original)
+        settled_figure(page, root)
+    raise AssertionError(f"a {kind} control stays disabled whatever the explorer's menus say")
+
+
 def settled_figure(page, root, timeout=FIGURE_TIMEOUT_S):
     """The explorer's figure once it has stopped changing (no "running…" caption, 1 s stable)."""
     deadline, last = time.monotonic() + timeout, None
@@ -296,7 +332,10 @@ def test_every_explorer_renders_and_each_control_changes_its_figure(lab, browser
             assert controls, f"{name}: an explorer without controls"
             for kind, control in controls:
                 control.scroll_into_view_if_needed()
+                restore = None if is_enabled(kind, control) else enable(page, root, kind, control)
                 assert_figure_changes(page, root, kind, control)
+                if restore:
+                    restore()
     except Exception:
         page.screenshot(path=str(folder / f"{Path(name).stem}-failure.png"), full_page=False)
         raise

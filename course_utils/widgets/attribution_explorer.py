@@ -225,7 +225,8 @@ class AttributionExplorer:
         left.imshow(picture, **grey)
         left.set_title(f"true: {self.class_names[label]}", fontsize=9)
         middle.imshow(heat, **colours)
-        middle.set_title(f"{method} for '{self.class_names[self.target]}'", fontsize=9)
+        whose = "true label" if self.target_choice.value == "true label" else "prediction"
+        middle.set_title(f"{method} for the {whose} '{self.class_names[self.target]}'", fontsize=9)
         right.imshow(picture, **grey)
         right.imshow(heat, alpha=0.55, **colours)
         right.set_title("over the image", fontsize=9)
