@@ -9,7 +9,7 @@ re-checks the socket each time, so a missed wake-up costs at most one slice.
     from course_tools.kernel_polling import poll_in_slices
     poll_in_slices()          # once, before executing notebooks
 
-nbgrader reads this from the `nbgrader_config.py` that scripts/grading_course.py writes.
+nbgrader reads this from the `nbgrader_config.py` that course_tools/grading_course.py writes.
 """
 
 import time
