@@ -19,16 +19,21 @@ only picks one by ``method``. ``im2col`` comes from there too.
 ``method="fast"`` does the same arithmetic with matrix products:
 
 * ``im2col`` copies every input window into a column of a (C*kh*kw, H_out*W_out*N)
-  matrix; the forward pass (``course_utils.convolution.conv2d``) is then one
-  product w (F, C*kh*kw) @ cols, and dw = dout (F, H_out*W_out*N) @ cols.T;
+  matrix ``cols``; the forward pass (``course_utils.convolution.conv2d``) is then one
+  product w (F, C*kh*kw) @ cols;
+* the backward pass builds ``cols`` again and gets dw = dout (F, H_out*W_out*N) @ cols.T
+  as the transpose of cols @ dout.T: the same sums, but OpenBLAS computes this order
+  1.2 to 2 times faster on the course's layers;
 * dx groups the notes' sum by kernel offset (a, b): the slab w[:, :, a, b].T (C, F)
   @ dout is what reaches the input shifted by (a, b). One product computes the
-  slabs of all offsets; a loop over the kh*kw offsets adds each slab into the
-  padded input (for all images and channels at once), then the padding is cropped.
+  slabs of all offsets, into the memory of ``cols`` (same shape, no longer needed);
+  a loop over the kh*kw offsets adds each slab into the padded input (for all images
+  and channels at once), then the padding is cropped.
 
 Internally the fast path moves the batch axis last, (C, H, W, N), as ``im2col`` does:
 a window slice then copies rows of W_out*N contiguous numbers instead of rows of
-W_out, which saves numpy's per-row overhead. Float32 inputs stay float32.
+W_out, which saves numpy's per-row overhead. The backward pass computes in the common
+dtype of its inputs: float32 stays float32, float64 stays float64.
 """
 
 import numpy as np
@@ -60,14 +65,23 @@ def conv2d_backward(dout, x, w, stride=1, padding=0, method="fast"):
     check_method(method)
     x, w, _ = validate_conv_inputs(x, w, None)
     dout = check_dout(dout, conv_output_shape(x.shape, w.shape, stride, padding))
-    if method == "naive":
-        return _conv2d_backward_naive(dout, x, w, stride, padding)
+    backward = _conv2d_backward_naive if method == "naive" else _conv2d_backward_fast
+    return backward(dout, x, w, stride, padding)
+
+
+def _conv2d_backward_fast(dout, x, w, stride, padding):
+    """im2col and two matrix products, the batch axis last inside (see the module docstring)."""
+    dtype = np.result_type(dout, x, w)  # compute in one dtype: float32 stays float32
+    dout, x, w = (a.astype(dtype, copy=False) for a in (dout, x, w))
     (N, C, H, W), (F, _, kh, kw), (_, _, Ho, Wo) = x.shape, w.shape, dout.shape
     (sh, sw), (ph, pw) = as_pair(stride, "stride"), as_pair(padding, "padding")
     dout2 = dout.transpose(1, 2, 3, 0).reshape(F, -1)  # (F, Ho*Wo*N): im2col's column order
-    dw = (dout2 @ im2col(x, (kh, kw), stride, padding).T).reshape(w.shape)
+    cols = im2col(x, (kh, kw), stride, padding)  # (C*kh*kw, Ho*Wo*N)
+    dw = np.ascontiguousarray((cols @ dout2.T).T).reshape(w.shape)  # faster than dout2 @ cols.T
     taps = w.transpose(2, 3, 1, 0).reshape(kh * kw * C, F)  # row (a*kw + b)*C + c: w[:, c, a, b]
-    slabs = (taps @ dout2).reshape(kh, kw, C, Ho, Wo, N)
+    # the slabs have the shape of cols, which is no longer needed: write them into its memory
+    # (np.require copies it in the rare case where im2col returned a read-only view)
+    slabs = np.matmul(taps, dout2, out=np.require(cols, requirements="W")).reshape(kh, kw, C, Ho, Wo, N)
     dxp = np.zeros((C, H + 2 * ph, W + 2 * pw, N), dtype=slabs.dtype)
     for a in range(kh):
         for b in range(kw):  # output (i, j) reaches input (i*sh + a, j*sw + b) via w[:, :, a, b]
