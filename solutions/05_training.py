@@ -34,7 +34,7 @@
 # * say what ReLU, max pooling (2012) and batch norm (2015) changed since LeNet (1998);
 # * say how AlexNet's two-GPU training (model parallelism) differs from DDP (data parallelism).
 #
-# **Time.** About 133 minutes: 2,620 words to read (18 min at 150 words a minute), 368 lines of code to read and run (46 min at 8 a minute), 3 graded exercises (45 min), and 24 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
+# **Time.** About 134 minutes: 2,620 words to read (18 min at 150 words a minute), 371 lines of code to read and run (47 min at 8 a minute), 3 graded exercises (45 min), and 24 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
 #
 # Three graded exercises (⭐), each with an instant check. If you are stuck, run the rest of the
 # notebook: later cells use `course_utils`.
@@ -600,8 +600,9 @@ for _shift in (0, 2, 4):
 
 # %%
 CANVAS_EPOCHS = quick_or_full(1, 8)
+CANVAS_VAL = quick_or_full(1_000, len(val_x))  # quick mode: 33 evaluations per model below
 canvas_train = (canvas_train_x[:TRAIN_SIZE], train_y[:TRAIN_SIZE])
-canvas_val = (canvas_val_x, val_y)
+canvas_val = (canvas_val_x[:CANVAS_VAL], val_y[:CANVAS_VAL])
 canvas_builds = {"MLP": lambda: MLP(in_features=CANVAS * CANVAS), "LeNet-5": lambda: LeNetVariant(input_size=CANVAS)}
 
 # %%
@@ -615,7 +616,7 @@ for augment in (None, "shift"):
         canvas_models[label] = build()
         canvas_histories[label] = fit(canvas_models[label], canvas_train, canvas_val, epochs=CANVAS_EPOCHS,
                                       augment=augment, device=DEVICE, restore_best=True, progress=False)
-robustness = {name: shift_robustness(model, canvas_val_x, val_y, max_shift=4) for name, model in canvas_models.items()}
+robustness = {name: shift_robustness(model, *canvas_val, max_shift=4) for name, model in canvas_models.items()}
 print(f"validation accuracy on the {CANVAS}×{CANVAS} canvas, images moved by")
 print(f"{'':16s}" + "".join(f"{s} px".rjust(8) for s in range(5)))
 for name, curve in robustness.items():
@@ -794,14 +795,16 @@ print({key: summary[key] for key in ("world_size", "train_size", "val_size", "va
 # %%
 # NBVAL_IGNORE_OUTPUT
 # The accuracies depend on the trained models (COURSE_QUICK).
-canvas_test_x = pad_to_canvas(test_x, CANVAS)
+TEST = quick_or_full(2_000, len(test_x))  # quick mode measures a subset
+final_x, final_y = test_x[:TEST], test_y[:TEST]
+canvas_test_x = pad_to_canvas(final_x, CANVAS)
 print(f"{'model':26s} {'validation':>10s} {'test':>7s} {'test, moved 4 px':>16s}")
 rows = []
 for name, model in models.items():
-    rows.append((name + " (28×28)", best_val(histories[name]), evaluate(model, test_x, test_y).accuracy, None))
+    rows.append((name + " (28×28)", best_val(histories[name]), evaluate(model, final_x, final_y).accuracy, None))
 for name, model in canvas_models.items():
-    rows.append((name + " (canvas)", best_val(canvas_histories[name]), evaluate(model, canvas_test_x, test_y).accuracy,
-                 reference.accuracy_under_shift(model, canvas_test_x, test_y, 4)))
+    rows.append((name + " (canvas)", best_val(canvas_histories[name]), evaluate(model, canvas_test_x, final_y).accuracy,
+                 reference.accuracy_under_shift(model, canvas_test_x, final_y, 4)))
 for name, val_acc, test_acc, moved in rows:
     print(f"{name:26s} {val_acc:10.1%} {test_acc:7.1%} " + (f"{moved:16.1%}" if moved is not None else f"{'':>16s}"))
 largest = max(abs(v - t) for _, v, t, _ in rows)

@@ -34,7 +34,7 @@
 # * count the layers, parameters and MACs of any ResNet, basic or bottleneck, and compare deep-narrow
 #   and shallow-wide networks at equal parameters.
 #
-# **Time.** About 144 minutes: 2,518 words to read (17 min at 150 words a minute), 351 lines of code to read and run (44 min at 8 a minute), 3 graded exercises (45 min), and 38 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
+# **Time.** About 144 minutes: 2,518 words to read (17 min at 150 words a minute), 352 lines of code to read and run (44 min at 8 a minute), 3 graded exercises (45 min), and 38 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
 #
 # Three graded exercises (⭐), each with an instant check. If you are stuck, run the rest of the
 # notebook: later cells use `course_utils`.
@@ -474,14 +474,15 @@ plt.show()
 # callback records each conv layer's gradient norm on a fixed batch after every epoch.
 
 # %%
-DEG_TRAIN = quick_or_full(256, 3_000)
+DEG_TRAIN = quick_or_full(128, 3_000)
 DEG_EPOCHS = quick_or_full(1, 4)
 DEG_SEEDS = quick_or_full(1, 2)
 DEG_DEPTHS = (20, 56)
 deg_train = (train_images[:DEG_TRAIN], train_labels[:DEG_TRAIN])
-DEG_VAL = quick_or_full(256, 1_000)
+DEG_VAL = quick_or_full(128, 1_000)
 deg_val = (val_images[:DEG_VAL], val_labels[:DEG_VAL])
-probe_images, probe_labels = train_images[-256:], train_labels[-256:]   # not in deg_train
+PROBE = quick_or_full(64, 256)
+probe_images, probe_labels = train_images[-PROBE:], train_labels[-PROBE:]   # not in deg_train
 
 
 def conv_gradient_norms(model):
@@ -703,11 +704,11 @@ ArchitectureExplorer()
 # way on the same subset, each measured by its best validation accuracy:
 
 # %%
-SHAPE_TRAIN = quick_or_full(256, 2_000)
+SHAPE_TRAIN = quick_or_full(128, 2_000)
 SHAPE_EPOCHS = quick_or_full(1, 3)
 SHAPES = {8: (8, 16, 32), 20: (8, 12, 16), 44: (6, 8, 12)}
 shape_train = (train_images[:SHAPE_TRAIN], train_labels[:SHAPE_TRAIN])
-SHAPE_VAL = quick_or_full(500, 2_000)
+SHAPE_VAL = quick_or_full(200, 2_000)
 shape_val = (val_images[:SHAPE_VAL], val_labels[:SHAPE_VAL])
 shape_results = {}
 for depth, widths in SHAPES.items():

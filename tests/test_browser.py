@@ -1,9 +1,9 @@
 """The explorers in a real browser: JupyterLab, headless Chromium, every lesson with an explorer.
 
-Each lesson's solution notebook (a copy: JupyterLab autosaves) is opened in JupyterLab, all its
-cells are run in quick mode, and then every explorer must render as a widget (not as text),
-and moving each of its controls must change its figure. A solution notebook opened without a
-kernel must show the explorer's stored figure.
+Each lesson's explorer cells and the cells they need (tests/notebook_slice.py; nbval runs every
+cell of every lesson already) are opened in JupyterLab as a notebook, run in quick mode, and then
+every explorer must render as a widget (not as text), and moving each of its controls must
+change its figure. The notebook opened without a kernel must show the explorer's stored figure.
 
 Needs Chromium (Debian: ``apt-get install chromium``) and Playwright for Python (the tests
 extra); Playwright's own browser download is not used. Skips without them, unless
@@ -23,6 +23,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from tests.notebook_slice import sliced_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -53,11 +55,16 @@ else:
     pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
+def has_explorer(cell):
+    outputs = cell.get("outputs", []) if cell.cell_type == "code" else []
+    return any(WIDGET_VIEW in output.get("data", {}) for output in outputs)
+
+
 def stored_explorer_images(name):
     """The static image (base64 PNG) stored with each explorer output of solutions/``name``."""
     notebook = nbformat.read(ROOT / "solutions" / name, as_version=4)
-    return [output["data"].get("image/png", "") for cell in notebook.cells if cell.cell_type == "code"
-            for output in cell.get("outputs", []) if WIDGET_VIEW in output.get("data", {})]
+    return [output["data"].get("image/png", "") for cell in notebook.cells if has_explorer(cell)
+            for output in cell.outputs if WIDGET_VIEW in output.get("data", {})]
 
 
 LESSONS = [path.name for path in sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -86,10 +93,12 @@ def _write_settings(folder):
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """(base URL, folder): JupyterLab serving copies of the solution notebooks; stopped after."""
+    """(base URL, folder): JupyterLab serving each lesson's explorer cells and the cells they need,
+    as a notebook of the lesson's name; stopped after."""
     folder = tmp_path_factory.mktemp("lab")
     for name in LESSONS:
-        shutil.copy(ROOT / "solutions" / name, folder / name)
+        notebook = nbformat.read(ROOT / "solutions" / name, as_version=4)
+        nbformat.write(sliced_notebook(notebook, has_explorer), folder / name)
     _write_settings(folder / "settings")
     port = _free_port()
     env = dict(os.environ, COURSE_QUICK="1", JUPYTERLAB_SETTINGS_DIR=str(folder / "settings"),
@@ -272,7 +281,7 @@ def is_enabled(kind, control):
     return control.is_enabled()
 
 
-def enable(page, root, kind, control):
+def enable(page, root, idle, kind, control):
     """Make a disabled control usable as a user would, by trying the other dropdowns' options
     (an explorer's layer menu that only Grad-CAM uses, say); returns what puts them back."""
     for select in root.locator(".widget-dropdown select").all():
@@ -281,36 +290,37 @@ def enable(page, root, kind, control):
         original = select.evaluate("node => node.options[node.selectedIndex].text")
         for option in select.locator("option").all_inner_texts():
             select.select_option(label=option)
-            settled_figure(page, root)
+            settled_figure(page, root, idle)
             if is_enabled(kind, control):
-                return lambda: (select.select_option(label=original), settled_figure(page, root))
+                return lambda: (select.select_option(label=original), settled_figure(page, root, idle))
         select.select_option(label=original)
-        settled_figure(page, root)
+        settled_figure(page, root, idle)
     raise AssertionError(f"a {kind} control stays disabled whatever the explorer's menus say")
 
 
-def settled_figure(page, root, timeout=FIGURE_TIMEOUT_S):
-    """The explorer's figure once it has stopped changing (no "running…" caption, 1 s stable)."""
+def settled_figure(page, root, idle, timeout=FIGURE_TIMEOUT_S):
+    """The explorer's figure once it has stopped changing: the kernel idle (``idle()``), no
+    "running…" caption or disabled button, and the same figure twice in a row, 0.25 s apart."""
     deadline, last = time.monotonic() + timeout, None
     while time.monotonic() < deadline:
-        page.wait_for_timeout(500)
+        page.wait_for_timeout(250)
         current = figure_of(root)
         busy = any("running" in text for text in current[1]) or root.locator("button:disabled").count()
-        if current == last and not busy:
+        if current == last and not busy and idle():
             return current
         last = current
     return last
 
 
-def assert_figure_changes(page, root, kind, control):
-    before = settled_figure(page, root)
+def assert_figure_changes(page, root, idle, kind, control):
+    before = settled_figure(page, root, idle)
     words, undo = move(kind, control)
     deadline = time.monotonic() + FIGURE_TIMEOUT_S
     while figure_of(root) == before:
         if time.monotonic() > deadline:
             raise AssertionError(f"{kind}: {words}, but the figure did not change in {FIGURE_TIMEOUT_S} s")
-        page.wait_for_timeout(300)
-    settled_figure(page, root)
+        page.wait_for_timeout(200)
+    settled_figure(page, root, idle)
     undo()
 
 
@@ -322,6 +332,7 @@ def test_every_explorer_renders_and_each_control_changes_its_figure(lab, browser
         for image in stored_explorer_images(name):  # the notebook is not trusted yet: no widgets
             expect(page.locator(f"img[src*='{image[-200:-100]}']")).to_have_count(1)
         run_all_cells(page, base, name)
+        idle = lambda: kernel_state(base, name) == "idle"  # noqa: E731
         roots = explorer_roots(page)
         assert roots, f"{name}: no explorer rendered as a widget after running all cells"
         assert page.get_by_text("Error displaying widget").count() == 0
@@ -332,8 +343,8 @@ def test_every_explorer_renders_and_each_control_changes_its_figure(lab, browser
             assert controls, f"{name}: an explorer without controls"
             for kind, control in controls:
                 control.scroll_into_view_if_needed()
-                restore = None if is_enabled(kind, control) else enable(page, root, kind, control)
-                assert_figure_changes(page, root, kind, control)
+                restore = None if is_enabled(kind, control) else enable(page, root, idle, kind, control)
+                assert_figure_changes(page, root, idle, kind, control)
                 if restore:
                     restore()
     except Exception:
