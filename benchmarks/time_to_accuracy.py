@@ -22,6 +22,7 @@ to read, not tests.
 
 import argparse
 import json
+import math
 import shlex
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from course_utils.pretrained import read_manifest
 from course_utils.training import describe_device
+from course_utils.training.time_to_accuracy import epoch_reaching, seconds_to_target
 
 TARGETS = {"lenet": 0.90, "lenet_modern": 0.90, "small_cnn": 0.93, "mlp": 0.88}
 EXTRA_RECIPES = {  # recipes that are not shipped: the fastest found on the 2-core CPU
@@ -76,16 +78,6 @@ def run(command):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def seconds_to(target, accuracies, seconds):
-    """(training seconds, epochs) until the first epoch at or above target, or None."""
-    total = 0.0
-    for epoch, (accuracy, spent) in enumerate(zip(accuracies, seconds), start=1):
-        total += spent
-        if accuracy >= target:
-            return total, epoch
-    return None
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", default=None, help="recipe names to run")
@@ -100,8 +92,9 @@ def main():
         if not summary["val_accuracy_per_epoch"]:
             print(f"{name}: {command}\n  no validation data (--val-size 0): nothing to time")
             continue
-        reached = seconds_to(target, summary["val_accuracy_per_epoch"],
-                             summary["seconds_per_epoch"])
+        accuracies = summary["val_accuracy_per_epoch"]
+        seconds = seconds_to_target(accuracies, summary["seconds_per_epoch"], target)
+        reached = (seconds, epoch_reaching(accuracies, target)) if seconds < math.inf else None
         curve = " ".join(f"{a:.4f}" for a in summary["val_accuracy_per_epoch"])
         print(f"{name}: {command}")
         print(f"  validation accuracy per epoch ({summary['val_size']} images): {curve}")

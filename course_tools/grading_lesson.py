@@ -36,6 +36,7 @@ REFERENCES = {
                            "course_utils.interpret.grad_cam"),
     "09_feature_visualization": ("course_utils.interpret.regularizers", "course_utils.interpret.fooling",
                                  "course_utils.interpret.dissection"),
+    "10_fast_training": ("course_utils.training.time_to_accuracy", "course_utils.spread"),
 }
 
 __all__ = ["REFERENCES", "Exercise", "Lesson", "read_lesson", "without_magics", "blocked_references",

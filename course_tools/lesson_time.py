@@ -76,7 +76,8 @@ def time_paragraph(size, run_minutes):
     return (f"**Time.** About {size.minutes(run_minutes)} minutes: {size.words:,} words to read "
             f"({size.reading_minutes} min at {READING_WORDS_PER_MINUTE} words a minute), "
             f"{size.code_lines} lines of code to read and run ({size.code_minutes} min at "
-            f"{CODE_LINES_PER_MINUTE} a minute), {size.exercises} graded exercises "
+            f"{CODE_LINES_PER_MINUTE} a minute), {size.exercises} graded "
+            f"exercise{'s' * (size.exercises != 1)} "
             f"({size.exercise_minutes} min), and {run_minutes} min of computing for the whole "
             f"notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).")
 

@@ -31,6 +31,7 @@ from .interpret import check_grad_cam_map, check_occlusion_map, check_vanilla_sa
 from .pooling import check_avg_pool2d, check_cross_channel_max, check_max_pool2d_single
 from .receptive_field import check_input_region, check_rf_recurrence, check_vgg_stack_rf
 from .resnet import check_basic_block_forward, check_batchnorm_eval, check_residual_gradient
+from .time_to_accuracy import check_difference_error, check_one_cycle_lr, check_seconds_to_target
 from .tracebacks import install as _install_short_tracebacks
 from .training import check_accuracy_under_shift, check_mlp_parameter_count, check_train_step
 
@@ -44,5 +45,6 @@ __all__ += ["check_conv_macs", "check_vgg_block", "check_inception_forward"]
 __all__ += ["check_basic_block_forward", "check_batchnorm_eval", "check_residual_gradient"]
 __all__ += ["check_vanilla_saliency", "check_occlusion_map", "check_grad_cam_map"]
 __all__ += ["check_total_variation", "check_fooling_step", "check_unit_iou"]
+__all__ += ["check_seconds_to_target", "check_one_cycle_lr", "check_difference_error"]
 
 _install_short_tracebacks()  # only inside IPython; see checks.tracebacks

@@ -146,11 +146,18 @@ def make_optimizer(name, model, lr, weight_decay):
     return torch.optim.Adam(groups, lr=lr)
 
 
+ONECYCLE_MIN_STEPS = 8
+
+
 def make_scheduler(name, optimizer, total_steps):
     """Per-batch schedule over ``total_steps``: none, one-cycle, or cosine decay."""
     if name == "none" or total_steps == 0:
         return None
     if name == "onecycle":
+        if total_steps < ONECYCLE_MIN_STEPS:
+            raise ValueError(f"the one-cycle schedule needs at least {ONECYCLE_MIN_STEPS} steps (a quarter "
+                             f"of them rising), got {total_steps}: train on more images or epochs, use a "
+                             "smaller batch, or the schedule 'none'")
         peak = optimizer.param_groups[0]["lr"]
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peak, total_steps=total_steps,
                                                    pct_start=0.25)
