@@ -34,7 +34,7 @@
 # * say what ReLU, max pooling (2012) and batch norm (2015) changed since LeNet (1998);
 # * say how AlexNet's two-GPU training (model parallelism) differs from DDP (data parallelism).
 #
-# **Time.** About 134 minutes: 2,620 words to read (18 min at 150 words a minute), 371 lines of code to read and run (47 min at 8 a minute), 3 graded exercises (45 min), and 24 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
+# **Time.** About 134 minutes: 2,620 words to read (18 min at 150 words a minute), 372 lines of code to read and run (47 min at 8 a minute), 3 graded exercises (45 min), and 24 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
 #
 # Three graded exercises (⭐), each with an instant check. If you are stuck, run the rest of the
 # notebook: later cells use `course_utils`.
@@ -329,7 +329,8 @@ with tempfile.TemporaryDirectory() as folder:
 # %%
 TRAIN_SIZE = quick_or_full(5_000, len(train_x))
 EPOCHS = quick_or_full(1, 10)
-train_data, val_data = (train_x[:TRAIN_SIZE], train_y[:TRAIN_SIZE]), (val_x, val_y)
+VAL_SIZE = quick_or_full(1_000, len(val_x))  # measured after every epoch
+train_data, val_data = (train_x[:TRAIN_SIZE], train_y[:TRAIN_SIZE]), (val_x[:VAL_SIZE], val_y[:VAL_SIZE])
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -209,8 +209,8 @@ def conv_stack(batch_norm):
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 10))
 
 
-BN_TRAIN = quick_or_full(300, 4_000)
-BN_VAL = quick_or_full(300, 2_000)
+BN_TRAIN = quick_or_full(128, 4_000)
+BN_VAL = quick_or_full(128, 2_000)
 BN_EPOCHS = quick_or_full(1, 4)
 BN_LRS = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 bn_train = (train_images[:BN_TRAIN], train_labels[:BN_TRAIN])

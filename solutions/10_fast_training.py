@@ -38,7 +38,7 @@
 # notebook: later cells use the references (`course_utils.training.time_to_accuracy`,
 # `course_utils.spread`, PyTorch's `OneCycleLR`).
 #
-# **Quick mode.** With `COURSE_QUICK=1` (as in CI) the runs use 4,096 training images, one epoch
+# **Quick mode.** With `COURSE_QUICK=1` (as in CI) the runs use 2,560 training images, one epoch
 # and two seeds, and fewer images are timed and evaluated; the stored outputs are from the full
 # run (55,000 training images, the recipes' epochs, three seeds). Cells whose printed numbers
 # depend on the mode or on the machine's speed are excluded from nbval's comparison, each saying
@@ -151,7 +151,7 @@ assert seconds_to_target([], [], 0.9) == math.inf
 train_x, train_y = load_fashion_mnist("train")
 test_x, test_y = load_fashion_mnist("test")
 (train_x, train_y), (val_x, val_y) = train_val_split(train_x, train_y, val_size=5_000, seed=0)
-TRAIN = quick_or_full(4_096, len(train_x))
+TRAIN = quick_or_full(2_560, len(train_x))   # quick: 5 steps of 512, one-cycle's least
 VAL = quick_or_full(500, len(val_x))
 train_data, val_data = (train_x[:TRAIN], train_y[:TRAIN]), (val_x[:VAL], val_y[:VAL])
 print(f"training {len(train_x):,}  validation {len(val_x):,}  test {len(test_x):,}")
@@ -184,9 +184,9 @@ def images_per_second(name, batch_size, channels_last, steps):
     return steps * batch_size / (time.perf_counter() - start)
 
 
-BATCHES = quick_or_full((32, 128, 512), (32, 64, 128, 256, 512))
+BATCHES = quick_or_full((16, 32, 64), (32, 64, 128, 256, 512))
 COMPARED = BATCHES[-2]   # the layouts compared at this batch size
-IMAGES_TIMED = quick_or_full(256, 8_192)   # per measurement
+IMAGES_TIMED = quick_or_full(64, 8_192)   # per measurement
 throughput = {(name, batch, layout): images_per_second(name, batch, layout == "channels_last",
                                                        max(1, IMAGES_TIMED // batch))
               for name in ("lenet_modern", "small_cnn") for batch in BATCHES

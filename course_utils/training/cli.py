@@ -146,7 +146,7 @@ def make_optimizer(name, model, lr, weight_decay):
     return torch.optim.Adam(groups, lr=lr)
 
 
-ONECYCLE_MIN_STEPS = 8
+ONECYCLE_MIN_STEPS = 5  # with a quarter rising: the rise and the fall each longer than 0 steps
 
 
 def make_scheduler(name, optimizer, total_steps):
