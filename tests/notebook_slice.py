@@ -2,9 +2,10 @@
 
 The browser test runs, for each lesson, its explorer cells and the cells they depend on, not
 the whole lesson: nbval already runs every cell, and the browser test is about the widgets.
-A cell is needed when it binds a name that a needed cell uses; binding includes changing an
-object in place (``model.eval()``, ``x[0] = 1``, ``model.weight = ...``), so a cell that loads
-weights into a model stays in. The first code cell (imports, settings) is always kept.
+A cell is needed when it binds a name that a needed cell reads; binding includes changing an
+object in place (``model.load_state_dict(...)``, ``x[0] = 1``, ``model.weight = ...``), so a
+cell that loads weights into a model stays in. Names read inside functions count as read where
+the function is called (any later cell). The first code cell (imports, settings) is always kept.
 """
 
 import ast
