@@ -40,10 +40,12 @@ EXTRA_RECIPES = {  # recipes that are not shipped: the fastest found on the 2-co
     "lenet_modern_fast": "python -m course_utils.training --model lenet_modern --epochs 3 "
                          "--batch-size 128 --lr 1e-2 --optimizer adamw --schedule onecycle "
                          "--no-channels-last",
-    # 4 epochs instead of 12, no augmentation; channels_last made this net 1.3x faster
-    "small_cnn_fast": "python -m course_utils.training --model small_cnn --epochs 4 "
+    # 5 epochs instead of 12; channels_last made this net 1.3x faster, bfloat16 autocast
+    # (--amp, on CPUs with AVX-512 BF16) 1.7x more; random flips, label smoothing and
+    # test-time flips bought the accuracy back (lesson 10)
+    "small_cnn_fast": "python -m course_utils.training --model small_cnn --epochs 5 "
                       "--batch-size 256 --lr 6e-3 --optimizer adamw --schedule onecycle "
-                      "--channels-last",
+                      "--channels-last --amp --augment flip --label-smoothing 0.1 --tta flip",
 }
 
 

@@ -124,39 +124,59 @@ def eval_mode(model):
         model.train(was_training)
 
 
+TTA_CHOICES = (None, "flip")
+
+
+def check_tta(tta):
+    """``tta`` if it is a known test-time augmentation (None or "flip"), else ValueError."""
+    if tta not in TTA_CHOICES:
+        raise ValueError(f"tta must be None (the images as they are) or 'flip' (the mean of the "
+                         f"logits of each image and of its mirror image), got {tta!r}")
+    return tta
+
+
 @torch.no_grad()
-def batch_logits(model, images, batch_size, placement):
+def batch_logits(model, images, batch_size, placement, tta=None):
     """Yield ``(rows, logits)`` for consecutive batches of ``images`` N×C×H×W.
 
     ``rows`` is the slice of the batch in ``images``; ``logits`` are B×classes on the device.
+    ``tta="flip"``: the logits are the mean of those of the images and of their left-right
+    mirror images (test-time augmentation; it helps a model trained with random flips).
     No gradients are kept; the caller puts the model in eval mode (:func:`eval_mode`).
     """
+    check_tta(tta)
     for start in range(0, len(images), batch_size):
         x = placement.inputs(images[start:start + batch_size])
         with placement.autocast():
             logits = model(x)
+            if tta == "flip":
+                logits = (logits.float() + model(x.flip(-1)).float()) / 2
         yield slice(start, start + len(x)), logits
 
 
-def evaluation_sums(model, images, labels, batch_size, placement):
-    """(summed loss, number correct, count) of ``model`` on images N×C×H×W, labels N."""
+def evaluation_sums(model, images, labels, batch_size, placement, tta=None):
+    """(summed loss, number correct, count) of ``model`` on images N×C×H×W, labels N
+    (``tta``: see :func:`batch_logits`)."""
     loss_sum = torch.zeros((), dtype=torch.float64, device=placement.device)
     correct = torch.zeros((), dtype=torch.int64, device=placement.device)
     with eval_mode(model):
-        for rows, logits in batch_logits(model, images, batch_size, placement):
+        for rows, logits in batch_logits(model, images, batch_size, placement, tta):
             y = labels[rows].to(placement.device, non_blocking=True)
             loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").double()
             correct += (logits.argmax(1) == y).sum()
     return loss_sum.item(), correct.item(), len(images)
 
 
-def evaluate(model, images, labels, batch_size=1024, device=None, amp=None, channels_last=None):
+def evaluate(model, images, labels, batch_size=1024, device=None, amp=None, channels_last=None,
+             tta=None):
     """Accuracy and mean loss of ``model`` on ``images`` N×C×H×W with ``labels`` N.
 
     Args:
         device: where to run; None uses the device the model's parameters are on (the model
             is moved when a device is given).
         amp, channels_last: as in ``fit`` (None: automatic, see :meth:`Placement.choose`).
+        tta: None, or "flip" to average the logits of each image and its mirror image
+            (test-time augmentation; measure the validation set the same way).
 
     Returns:
         Evaluation(accuracy, loss), e.g. ``acc, loss = evaluate(...)``. The model is left in
@@ -166,6 +186,7 @@ def evaluate(model, images, labels, batch_size=1024, device=None, amp=None, chan
     from .training.device import pick_device
 
     images, labels = check_data((images, labels), "evaluate data")
+    check_tta(tta)
     if device is None:
         device = _parameter_device(model)
     else:
@@ -173,7 +194,7 @@ def evaluate(model, images, labels, batch_size=1024, device=None, amp=None, chan
         model.to(device)
     placement = Placement.choose(model, device, amp, channels_last)
     placement.use_layout(model)
-    loss_sum, correct, count = evaluation_sums(model, images, labels, batch_size, placement)
+    loss_sum, correct, count = evaluation_sums(model, images, labels, batch_size, placement, tta)
     return Evaluation(correct / count, loss_sum / count)
 
 

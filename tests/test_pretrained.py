@@ -97,5 +97,5 @@ def test_shipped_checkpoint_reproduces_its_accuracy(name):
     images, labels = fashion_mnist_test()
     model = load_pretrained(name)
     assert not model.training
-    accuracy, _ = evaluate(model, images, labels, device="cpu")
+    accuracy, _ = evaluate(model, images, labels, device="cpu", tta=MANIFEST[name].get("tta"))
     assert accuracy == pytest.approx(MANIFEST[name]["test_accuracy"], abs=0.0005)

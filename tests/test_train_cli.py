@@ -1,4 +1,8 @@
-"""Tests of the command line ``python -m course_utils.training`` on a small subset."""
+"""Tests of the command line ``python -m course_utils.training`` on a small subset.
+
+Runs that train go through a real subprocess (what a user types); the refusals call the
+command line's ``main`` in this process, which exits or returns the same way but without
+a new interpreter importing torch each time."""
 
 import json
 import subprocess
@@ -8,7 +12,9 @@ import pytest
 import torch
 
 from course_utils.data import DatasetError, load_fashion_mnist
+from course_utils.evaluation import evaluate
 from course_utils.pretrained import load_pretrained_file
+from course_utils.training.cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +38,16 @@ needs_data = pytest.mark.skipif(not fashion_mnist_present(),
 def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "course_utils.training", *args],
                           capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+
+
+def refused(capsys, *args):
+    """(exit status, stdout, stderr) of the command line run in this process."""
+    try:
+        status = main(list(args))
+    except SystemExit as exit_:  # argparse's errors
+        status = exit_.code
+    out, err = capsys.readouterr()
+    return status, out, err
 
 
 @needs_data
@@ -66,7 +82,7 @@ def test_last_line_is_json_with_the_results(tmp_path):
 
 
 @needs_data
-def test_quiet_prints_only_the_json_line_and_resumes(tmp_path):
+def test_quiet_prints_only_the_json_line_and_resumes(tmp_path, capsys):
     args = ["--model", "mlp", "--train-size", "256", "--test-size", "100", "--quiet",
             "--device", "cpu", "--checkpoint", str(tmp_path / "run.pt")]
     first = run_cli(*args, "--epochs", "1")
@@ -78,60 +94,73 @@ def test_quiet_prints_only_the_json_line_and_resumes(tmp_path):
     first_summary = json.loads(first.stdout)
     assert summary["val_accuracy_per_epoch"][0] == round(first_summary["val_accuracy"], 4)
     assert summary["val_accuracy_per_epoch"][0] == first_summary["val_accuracy_per_epoch"][0]
-    changed = run_cli(*args, "--epochs", "2", "--lr", "0.01")  # not the checkpointed run
-    assert changed.returncode == 2 and changed.stdout == ""
-    assert "optimizer.groups[0].lr=0.001 → 0.01" in changed.stderr
-    assert "delete" in changed.stderr and "--checkpoint" in changed.stderr
+    status, out, err = refused(capsys, *args, "--epochs", "2", "--lr", "0.01")  # another run
+    assert status == 2 and out == ""
+    assert "optimizer.groups[0].lr=0.001 → 0.01" in err
+    assert "delete" in err and "--checkpoint" in err
+    status, _, err = refused(capsys, *args, "--epochs", "2", "--label-smoothing", "0.1")
+    assert status == 2 and "label_smoothing='<absent>' → 0.1" in err  # it reaches fit
 
 
 @needs_data
-def test_val_size_zero_keeps_the_last_epoch_and_bad_sizes_are_errors():
+def test_val_size_zero_keeps_the_last_epoch_and_bad_sizes_are_errors(capsys):
     result = run_cli("--model", "mlp", "--train-size", "256", "--test-size", "100", "--quiet",
                      "--device", "cpu", "--epochs", "1", "--val-size", "0")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["val_size"] == 0 and summary["val_accuracy"] is None
     assert summary["selected_epoch"] == 1 and 0 < summary["test_accuracy"] <= 1
-    too_big = run_cli("--model", "mlp", "--epochs", "1", "--val-size", "60000", "--device", "cpu")
-    assert too_big.returncode == 2 and "0 < val_size < 60000" in too_big.stderr
+    status, _, err = refused(capsys, "--model", "mlp", "--epochs", "1", "--val-size", "60000",
+                             "--device", "cpu")
+    assert status == 2 and "0 < val_size < 60000" in err
 
 
 def test_unknown_model_is_a_clear_error():
-    result = run_cli("--model", "resnet152", "--epochs", "1")
-    assert result.returncode != 0
+    result = run_cli("--model", "resnet152", "--epochs", "1")  # through a real interpreter once
+    assert result.returncode == 2
     assert "unknown model 'resnet152'" in result.stderr
     assert "small_cnn" in result.stderr and "lenet" in result.stderr
     assert result.stdout == ""
 
 
-def test_bad_numbers_are_clear_errors():
-    result = run_cli("--model", "lenet", "--epochs", "1", "--batch-size", "0")
-    assert result.returncode != 0 and "--batch-size must be positive" in result.stderr
-    result = run_cli("--model", "lenet", "--epochs", "1", "--val-size", "-1")
-    assert result.returncode != 0 and "--val-size must be" in result.stderr
+@pytest.mark.parametrize("args, words", [
+    (["--batch-size", "0"], "--batch-size must be positive, got 0"),
+    (["--val-size", "-1"], "--val-size must be zero or more, got -1"),
+    (["--label-smoothing", "1.0"], "--label-smoothing must be in [0, 1) (0.1 is usual), got 1.0"),
+    (["--label-smoothing", "-0.1"], "--label-smoothing must be in [0, 1)"),
+])
+def test_bad_numbers_are_clear_errors(capsys, args, words):
+    status, out, err = refused(capsys, "--model", "lenet", "--epochs", "1", *args)
+    assert status == 2 and out == "" and words in err
 
 
-def test_model_arguments_reach_the_model_and_bad_ones_are_clear(tmp_path):
+def test_model_arguments_reach_the_model_and_bad_ones_are_clear(capsys):
     from course_utils.training.cli import parse_model_args
     assert parse_model_args(["depth=20", "shortcut=B", "convs=[1, 1, 1]"]) == \
         {"depth": 20, "shortcut": "B", "convs": [1, 1, 1]}
-    result = run_cli("--model", "resnet_small", "--arg", "depth")
-    assert result.returncode != 0 and "--arg takes NAME=VALUE" in result.stderr
-    result = run_cli("--model", "resnet_small", "--arg", "depth=9", "--epochs", "0")
-    assert result.returncode == 2 and "depth must be 6n + 2" in result.stderr
+    status, _, err = refused(capsys, "--model", "resnet_small", "--arg", "depth")
+    assert status == 2 and "--arg takes NAME=VALUE" in err
+    status, _, err = refused(capsys, "--model", "resnet_small", "--arg", "depth=9", "--epochs", "0")
+    assert status == 2 and "depth must be 6n + 2" in err
 
 
 @needs_data
-def test_a_resnet_trains_and_saves_its_configuration(tmp_path):
+def test_a_resnet_trains_with_the_fast_tricks_and_saves_its_configuration(tmp_path):
     result = run_cli("--model", "resnet_small", "--arg", "depth=8", "--arg", "width=4",
                      "--epochs", "1", "--train-size", "256", "--val-size", "128",
                      "--test-size", "128", "--channels-last", "--quiet", "--device", "cpu",
+                     "--augment", "flip", "--label-smoothing", "0.1", "--tta", "flip",
                      "--save", str(tmp_path / "tiny.pt"))
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.splitlines()[-1])
     model = load_pretrained_file(tmp_path / "tiny.pt")
     assert model.config["depth"] == 8 and model.config["width"] == 4
     assert sum(p.numel() for p in model.parameters()) == summary["parameters"]
+    entry = json.loads((tmp_path / "MANIFEST.json").read_text())["tiny"]
+    images, labels = load_fashion_mnist("test")
+    accuracy, _ = evaluate(model, images[:128], labels[:128], device="cpu", tta="flip")
+    assert entry["tta"] == "flip" and entry["test_accuracy"] == accuracy  # measured with flips
+    assert "--tta flip" in entry["command"]
 
 
 def test_one_cycle_on_too_few_steps_is_refused_with_what_to_do():

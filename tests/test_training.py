@@ -91,6 +91,26 @@ def test_fit_learns_and_records_history():
     assert History.from_dict(data) == history
 
 
+def test_label_smoothing_is_in_the_training_loss_only():
+    """With a learning rate of 0 the weights stay put: one batch's training loss is then the
+    smoothed cross-entropy of the model's logits, and the validation loss the plain one."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))  # no dropout or batch norm
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    history = fit(model, TRAIN, TEST, epochs=1, batch_size=len(TRAIN[1]), optimizer=optimizer,
+                  device="cpu", progress=False, label_smoothing=0.2)
+    with torch.no_grad():
+        smoothed = nn.functional.cross_entropy(model(TRAIN[0]), TRAIN[1], label_smoothing=0.2)
+        plain = nn.functional.cross_entropy(model(TEST[0]), TEST[1])
+    assert history.train_loss[0] == pytest.approx(smoothed.item(), rel=1e-5)
+    assert history.val_loss[0] == pytest.approx(plain.item(), rel=1e-5)
+    unsmoothed = nn.functional.cross_entropy(model(TRAIN[0]), TRAIN[1]).item()
+    assert abs(history.train_loss[0] - unsmoothed) > 1e-3  # the smoothing did change the loss
+    for bad in (-0.1, 1.0, 1.5):
+        with pytest.raises(ValueError, match=r"label_smoothing .* in \[0, 1\) \(0.1 is usual\); got"):
+            fit(model, TRAIN, epochs=1, device="cpu", progress=False, label_smoothing=bad)
+
+
 def test_evaluate_matches_a_manual_count():
     model, optimizer, _ = make_run()
     fit(model, TRAIN, None, epochs=1, batch_size=64, optimizer=optimizer, device="cpu",
@@ -170,6 +190,34 @@ def test_val_data_is_measured_every_epoch_like_evaluate():
     assert history.val_loss[-1] == pytest.approx(loss, rel=1e-12)
     with pytest.raises(ValueError, match="val_data: images must be"):
         fit(model, TRAIN, (val[0][:, 0], val[1]), epochs=1, progress=False)
+
+
+def test_flip_tta_averages_the_logits_of_each_image_and_its_mirror():
+    model, optimizer, _ = make_run()
+    fit(model, TRAIN, None, epochs=1, batch_size=64, optimizer=optimizer, device="cpu",
+        progress=False)
+    images, labels = TEST
+    model.eval()
+    with torch.no_grad():
+        logits = (model(images) + model(images.flip(-1))) / 2
+    accuracy, loss = evaluate(model, images, labels, batch_size=100, device="cpu", tta="flip")
+    assert accuracy == pytest.approx((logits.argmax(1) == labels).float().mean().item())
+    assert loss == pytest.approx(nn.functional.cross_entropy(logits, labels).item(), rel=1e-5)
+    plain, _ = evaluate(model, images, labels, device="cpu")
+    assert plain != accuracy  # the bars task is not mirror-symmetric: the flips change the answer
+    with pytest.raises(ValueError, match="tta must be None .* or 'flip' .*, got 'mirror'"):
+        evaluate(model, images, labels, tta="mirror")
+    with pytest.raises(ValueError, match="tta must be"):
+        fit(model, TRAIN, TEST, epochs=1, progress=False, tta=True)
+
+
+def test_fit_measures_validation_with_the_tta_it_is_given():
+    model, optimizer, _ = make_run()
+    history = fit(model, TRAIN, TEST, epochs=2, batch_size=64, optimizer=optimizer,
+                  device="cpu", progress=False, augment="flip", tta="flip")
+    accuracy, loss = evaluate(model, *TEST, device="cpu", tta="flip")
+    assert history.val_accuracy[-1] == accuracy
+    assert history.val_loss[-1] == pytest.approx(loss, rel=1e-12)
 
 
 def test_old_histories_with_test_columns_are_read_as_validation():
@@ -573,6 +621,8 @@ CHANGES = {
     "seed": (call, lambda: call(seed=1), "seed=0 → 1"),
     "mixed precision": (call, lambda: call(amp=False), "amp=None → False"),
     "restore_best": (call, lambda: call(restore_best=True), "restore_best=False → True"),
+    "label smoothing": (call, lambda: call(label_smoothing=0.1), "label_smoothing='<absent>' → 0.1"),
+    "test-time augmentation": (call, lambda: call(tta="flip"), "tta='<absent>' → 'flip'"),
     "training data": (call, lambda: call(train=bars(512, 5)), "train_data.digest="),
     "validation data": (call, lambda: call(val=None), "val_data={'images': 256"),
 }

@@ -87,7 +87,7 @@ def save_pretrained(model, name, path, half=False):
     return atomic_write(path, lambda f: torch.save(saved, f))
 
 
-def publish_pretrained(model, name, path, test_data, details):
+def publish_pretrained(model, name, path, test_data, details, tta=None):
     """Save ``model``, reload the file, test it on the CPU and record it in MANIFEST.json.
 
     Args:
@@ -98,18 +98,21 @@ def publish_pretrained(model, name, path, test_data, details):
             train_images, val_images, val_accuracy and selected_epoch (the epoch kept,
             chosen on validation; None without validation data), epochs, train_seconds,
             command, device.
+        tta: the test-time augmentation to measure with (None or "flip", as in ``evaluate``);
+            recorded in the entry as ``tta`` when it is not None.
 
     Returns:
         the manifest entry (a dict with ``test_accuracy``, ``test_loss``, ``sha256``, ...).
     """
     path = save_pretrained(model, name, path)
     reloaded = load_pretrained_file(path)
-    accuracy, loss = evaluate(reloaded, *test_data, device="cpu")
+    accuracy, loss = evaluate(reloaded, *test_data, device="cpu", tta=tta)
     entry = {
         "model": name, "config": reloaded.config, "file": path.name,
         "bytes": path.stat().st_size, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "test_accuracy": accuracy, "test_loss": loss, "test_images": len(test_data[1]),
-        **details, "torch": str(torch.__version__), "date": datetime.date.today().isoformat(),
+        **({"tta": tta} if tta else {}), **details,
+        "torch": str(torch.__version__), "date": datetime.date.today().isoformat(),
     }
     manifest = read_manifest(path.parent)
     manifest[path.stem] = entry

@@ -73,6 +73,12 @@ def parse_args(argv=None):
                              "weights only, never to biases and normalisation parameters")
     parser.add_argument("--schedule", choices=("none", "onecycle", "cosine"), default="none")
     parser.add_argument("--augment", choices=AUGMENTATIONS, default="none")
+    parser.add_argument("--label-smoothing", type=float, default=0.0, metavar="EPS",
+                        help="share of each training target spread over all classes, in "
+                             "[0, 1) (default 0; 0.1 is usual)")
+    parser.add_argument("--tta", choices=("none", "flip"), default="none",
+                        help="test-time augmentation for validation and test: flip averages "
+                             "the logits of each image and its mirror image (for --augment flip)")
     parser.add_argument("--val-size", type=int, default=5000,
                         help="validation images drawn (with --seed) from the 60000 training "
                              "images; the epoch with the best validation accuracy is kept. "
@@ -111,6 +117,8 @@ def parse_args(argv=None):
         if value is not None and value < least:
             parser.error(f"--{name.replace('_', '-')} must be "
                          f"{'positive' if least else 'zero or more'}, got {value}")
+    if not 0.0 <= args.label_smoothing < 1.0:
+        parser.error(f"--label-smoothing must be in [0, 1) (0.1 is usual), got {args.label_smoothing}")
     return args
 
 
@@ -183,6 +191,11 @@ def load_data(train_size, test_size, seed, val_size=0):
     return (train_x, train_y), val_data, (test_x, test_y)
 
 
+def tta_of(args):
+    """The test-time augmentation of ``fit`` and ``evaluate`` (None or "flip") for ``--tta``."""
+    return None if args.tta == "none" else args.tta
+
+
 def command_line(argv):
     """The command that was run, as one shell-quoted string."""
     return shlex.join([*PROG.split(), *argv])
@@ -190,7 +203,7 @@ def command_line(argv):
 
 def write_pretrained(model, args, argv, result, test_data):
     """Save the weights, reload them, measure the test accuracy, update MANIFEST.json."""
-    entry = publish_pretrained(model, args.model, args.save, test_data, {
+    entry = publish_pretrained(model, args.model, args.save, test_data, tta=tta_of(args), details={
         "parameters": result["parameters"], "train_images": result["train_size"],
         "val_images": result["val_size"], "val_accuracy": result["val_accuracy"],
         "selected_epoch": result["selected_epoch"], "epochs": result["epochs"],
@@ -249,7 +262,8 @@ def _train(args, argv, info):
     try:
         history = fit(model, train_data, val_data, epochs=args.epochs,
                       batch_size=args.batch_size, optimizer=optimizer, scheduler=scheduler,
-                      augment=args.augment, device=device, checkpoint_path=args.checkpoint,
+                      augment=args.augment, label_smoothing=args.label_smoothing, tta=tta_of(args),
+                      device=device, checkpoint_path=args.checkpoint,
                       amp=args.amp, compile=args.compile, channels_last=args.channels_last,
                       progress=not args.quiet,
                       seed=args.seed, restore_best=val_data is not None,
@@ -264,7 +278,7 @@ def _train(args, argv, info):
         write_state_file(model, args.state_file, info.rank if info is not None else 0)
     if not rank0:
         return 0
-    test = evaluate(model, *test_data, device=device, amp=args.amp)  # once, after selecting
+    test = evaluate(model, *test_data, device=device, amp=args.amp, tta=tta_of(args))  # once
     result = summary(args, model, history, (train_data, val_data, test_data), device, world)
     result.update(test_accuracy=test.accuracy, test_loss=test.loss)
     if args.save is not None:

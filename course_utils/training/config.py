@@ -7,9 +7,10 @@ call it is in and compares the two; on any difference it raises
 saying how to start over or continue. The record holds
 
 * the FitSettings fields that define the run: ``epochs``, ``batch_size``, ``seed``,
-  ``augment``, ``amp`` and ``restore_best`` (not ``device``, ``channels_last``,
-  ``compile``, ``eval_batch_size``, ``progress``, ``callback``, ``checkpoint_path``: they
-  change where and how fast the run goes, or what it shows, not what it computes);
+  ``augment``, ``amp``, ``restore_best``, and ``label_smoothing`` and ``tta`` when they are
+  set (so that older checkpoints still resume); not ``device``, ``channels_last``, ``compile``,
+  ``eval_batch_size``, ``progress``, ``callback``, ``checkpoint_path``: they change where
+  and how fast the run goes, or what it shows, not what it computes;
 * the number of processes (``world_size``, under torchrun);
 * the training and validation data: number of images, image shape and dtype, and a digest
   of all labels and of 256 images spread over the set;
@@ -72,6 +73,8 @@ def run_record(model, optimizer, scheduler, settings, train_data, val_data, worl
         "epochs": settings.epochs, "batch_size": settings.batch_size, "seed": settings.seed,
         "augment": _augment_name(settings.augment), "amp": settings.amp,
         "restore_best": settings.restore_best, "world_size": world_size,
+        **({"label_smoothing": settings.label_smoothing} if settings.label_smoothing else {}),
+        **({"tta": settings.tta} if settings.tta else {}),  # it decides the epoch kept
         "train_data": _data_record(train_data), "val_data": _data_record(val_data),
         "model": _model_record(model),
         "optimizer": _optimizer_record(optimizer, model),

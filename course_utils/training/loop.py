@@ -41,7 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..evaluation import Evaluation, Placement, check_data, evaluation_sums
+from ..evaluation import Evaluation, Placement, check_data, check_tta, evaluation_sums
 from . import distributed as dist_utils
 from .augment import make_augment
 from .checkpoint import read_checkpoint, restore_checkpoint, rng_states, save_checkpoint
@@ -88,6 +88,13 @@ class FitSettings:
         validation accuracy (the first of equals: ``History.best_epoch``) instead of keeping
         the last epoch's. Needs validation data. The copy of the best weights is kept in the
         checkpoint (whose model stays the last epoch's, so a longer run can continue it).
+    label_smoothing: the training loss's targets give this share of their weight to all
+        classes evenly (``F.cross_entropy(..., label_smoothing=...)``): the net stops pushing
+        its logits apart once it is right, which often generalises a little better. The
+        reported training loss includes it; the validation loss never does.
+    tta: None, or "flip": validation is measured on the mean logits of each image and its
+        mirror image (test-time augmentation, for a model trained with ``augment="flip"``);
+        measure the test set the same way, ``evaluate(..., tta="flip")``.
     """
 
     epochs: int = 1
@@ -104,11 +111,17 @@ class FitSettings:
     eval_batch_size: int = 1024
     callback: Any = None
     restore_best: bool = False
+    label_smoothing: float = 0.0
+    tta: str | None = None
 
     def __post_init__(self):
         if self.epochs < 0 or self.batch_size < 1:
             raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {self.epochs}, "
                              f"{self.batch_size}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing is the share of each target spread over all "
+                             f"classes, in [0, 1) (0.1 is usual); got {self.label_smoothing}")
+        check_tta(self.tta)
 
     @classmethod
     def with_options(cls, settings=None, **options):
@@ -211,13 +224,14 @@ class _Learner:
     scaler: Any  # torch.amp.GradScaler for float16 on CUDA, else None
     placement: Placement
     net: nn.Module = None
+    label_smoothing: float = 0.0
 
     def step(self, x, y):
         """One optimizer step on images x B×C×H×W, labels y B; returns detached (logits, loss)."""
         x = self.placement.inputs(x)
         with self.placement.autocast():
             logits = self.net(x)
-            loss = F.cross_entropy(logits.float(), y)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=self.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
@@ -319,7 +333,8 @@ def fit(model, train_data, val_data=None, *, optimizer=None, scheduler=None, set
         **options: fields of FitSettings, overriding ``settings``: epochs=1, batch_size=128,
             augment=None, device=None, checkpoint_path=None, resume=True, amp=None,
             channels_last=None, compile=False, progress=True, seed=0, eval_batch_size=1024,
-            callback=None, restore_best=False (see FitSettings for what each does).
+            callback=None, restore_best=False, label_smoothing=0.0, tta=None (see FitSettings
+            for what each does).
 
     Example::
 
@@ -357,7 +372,8 @@ def fit(model, train_data, val_data=None, *, optimizer=None, scheduler=None, set
     placement.prepare(model)
     if optimizer is None:
         optimizer = default_optimizer(model)
-    learner = _Learner(model, optimizer, scheduler, _grad_scaler(placement), placement)
+    learner = _Learner(model, optimizer, scheduler, _grad_scaler(placement), placement,
+                       label_smoothing=settings.label_smoothing)
     data = _train_set(train_data, settings, world, placement.device)
     if val_data is not None:
         val_data = tuple(t.to(placement.device) for t in val_data)
@@ -468,7 +484,7 @@ def _record_epoch(learner, val_data, run, history, settings, bar):
     if dist_utils.is_distributed():
         dist_utils.broadcast_module(learner.model)  # BN statistics of the last batches
     loss_sum, correct, seen = dist_utils.all_reduce_sum([run.loss_sum, run.correct, run.seen])
-    val = _measure(learner.model, val_data, settings.eval_batch_size, learner.placement)
+    val = _measure(learner.model, val_data, settings.eval_batch_size, learner.placement, settings.tta)
     history.append(epoch=run.epoch + 1, train_loss=loss_sum / seen, train_accuracy=correct / seen,
                    val_loss=val.loss, val_accuracy=val.accuracy, seconds=run.seconds,
                    lr=learner.optimizer.param_groups[0]["lr"])
@@ -478,7 +494,7 @@ def _record_epoch(learner, val_data, run, history, settings, bar):
                     val_acc=f"{val.accuracy:.4f}")
 
 
-def _measure(model, data, batch_size, placement):
+def _measure(model, data, batch_size, placement, tta=None):
     """Evaluation on ``data`` (sharded and summed over ranks under DDP); NaN without data."""
     if data is None:
         return Evaluation(float("nan"), float("nan"))
@@ -486,7 +502,7 @@ def _measure(model, data, batch_size, placement):
     if dist_utils.is_distributed():
         images = images[dist_utils.rank()::dist_utils.world_size()]
         labels = labels[dist_utils.rank()::dist_utils.world_size()]
-    sums = evaluation_sums(model, images, labels, batch_size, placement)
+    sums = evaluation_sums(model, images, labels, batch_size, placement, tta)
     loss_sum, correct, count = dist_utils.all_reduce_sum(list(sums))
     return Evaluation(correct / count, loss_sum / count)
 
