@@ -35,7 +35,7 @@
 #   flips (in training and at test time) and label smoothing;
 # * reproduce the course's records on this CPU and know what a GPU would add.
 #
-# **Time.** About 91 minutes: 1,634 words to read (11 min at 150 words a minute), 168 lines of code to read and run (21 min at 8 a minute), 3 graded exercises (45 min), and 14 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
+# **Time.** About 105 minutes: 2,110 words to read (15 min at 150 words a minute), 214 lines of code to read and run (27 min at 8 a minute), 3 graded exercises (45 min), and 18 min of computing for the whole notebook on a 2-core CPU, measured when it was built (`course_tools.lesson_time`).
 #
 # Three graded exercises (⭐), each with an instant check. If you are stuck, run the rest of the
 # notebook: later cells use the references (`course_utils.training.time_to_accuracy`,
